@@ -1,0 +1,185 @@
+"""
+wampd's configuration: the built-in default, and loading a YAML or JSON file with validation.
+
+Every error names the file and the key path, e.g. ``wampd.yaml: listeners[0].type: ...``.
+The format is documented in README.md ("Configuration").
+"""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from twisted.internet import endpoints
+
+from router.core import RealmOptions, RouterOptions
+from router.transport.serializers import SERIALIZERS
+from router.uri import is_valid_uri
+
+LISTENER_TYPES = ("universal", "websocket", "rawsocket")
+DEFAULT_ENDPOINT = "tcp:8080:interface=127.0.0.1"
+DEFAULT_REALM = "realm1"
+DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
+DEFAULT_SERIALIZERS = ("json", "msgpack", "cbor")
+
+
+class ConfigError(Exception):
+    """
+    A configuration file or flag is invalid; the message names where.
+    """
+
+    def __init__(self, source: str, path: str, problem: str) -> None:
+        Exception.__init__(self, "{}: {}: {}".format(source, path or "(top level)", problem))
+        self.source = source
+        self.path = path
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    """
+    One listening endpoint and what it serves.
+    """
+
+    #: a Twisted server endpoint string, e.g. ``tcp:8080:interface=127.0.0.1`` or ``unix:/run/wampd.sock``
+    endpoint: str
+    #: ``universal`` (HTTP + WebSocket + RawSocket), ``websocket`` or ``rawsocket``
+    type: str = "universal"
+    #: the WebSocket path of a universal listener
+    path: str = "/ws"
+    serializers: tuple[str, ...] = DEFAULT_SERIALIZERS
+    #: largest message accepted, in bytes
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+
+
+@dataclass(frozen=True)
+class Config:
+    """
+    Everything wampd needs to start.
+    """
+
+    router: RouterOptions = field(default_factory=RouterOptions)
+    listeners: tuple[ListenerConfig, ...] = (ListenerConfig(DEFAULT_ENDPOINT),)
+
+
+class _Reader:
+    """
+    Walks a parsed document, checking types and collecting key paths for error messages.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: str, problem: str) -> ConfigError:
+        return ConfigError(self.source, path, problem)
+
+    def mapping(self, value: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, "must be a mapping")
+        for key in value:
+            if key not in allowed:
+                where = "{}.{}".format(path, key) if path else str(key)
+                raise self.fail(where, "unknown key (allowed: {})".format(", ".join(allowed)))
+        return value
+
+    def typed(self, value: Any, path: str, kind: type, name: str) -> Any:
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(path, "must be {}".format(name))
+        return value
+
+    def items(self, value: Any, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(path, "must be a list")
+        return value
+
+
+def _realm(reader: _Reader, value: Any, path: str) -> tuple[str, RealmOptions]:
+    doc = reader.mapping(value, path, ("name", "strict_uri"))
+    if "name" not in doc:
+        raise reader.fail(path + ".name", "missing")
+    name = reader.typed(doc["name"], path + ".name", str, "a string")
+    if not is_valid_uri(name):
+        raise reader.fail(path + ".name", "{!r} is not a valid realm URI".format(name))
+    strict = reader.typed(doc.get("strict_uri", False), path + ".strict_uri", bool, "true or false")
+    return name, RealmOptions(strict_uri=strict)
+
+
+def _listener(reader: _Reader, value: Any, path: str) -> ListenerConfig:
+    doc = reader.mapping(value, path, ("endpoint", "type", "path", "serializers", "max_message_size"))
+    if "endpoint" not in doc:
+        raise reader.fail(path + ".endpoint", "missing")
+    endpoint = reader.typed(doc["endpoint"], path + ".endpoint", str, "a Twisted endpoint string")
+    kind = reader.typed(doc.get("type", "universal"), path + ".type", str, "a string")
+    if kind not in LISTENER_TYPES:
+        raise reader.fail(path + ".type", "must be one of {}".format(", ".join(LISTENER_TYPES)))
+    ws_path = reader.typed(doc.get("path", "/ws"), path + ".path", str, "a string")
+    if not ws_path.startswith("/") or not ws_path.strip("/"):
+        raise reader.fail(path + ".path", "must be an absolute path below /, like /ws")
+    names = reader.items(doc.get("serializers", list(DEFAULT_SERIALIZERS)), path + ".serializers")
+    for i, name in enumerate(names):
+        if name not in SERIALIZERS:
+            raise reader.fail("{}.serializers[{}]".format(path, i),
+                              "unknown serializer {!r} (known: {})".format(name, ", ".join(SERIALIZERS)))
+    if not names:
+        raise reader.fail(path + ".serializers", "must name at least one serializer")
+    size = reader.typed(doc.get("max_message_size", DEFAULT_MAX_MESSAGE_SIZE), path + ".max_message_size",
+                        int, "an integer")
+    if not 512 <= size <= 2**24:
+        raise reader.fail(path + ".max_message_size", "must be between 512 and 16777216 bytes")
+    return ListenerConfig(endpoint, kind, ws_path, tuple(names), size)
+
+
+def parse_config(document: Any, source: str) -> Config:
+    """
+    Validate a parsed configuration document.
+
+    :param document: The parsed YAML or JSON.
+    :param source: The file name, for error messages.
+    :raises ConfigError: naming the key path of the first problem.
+    """
+    reader = _Reader(source)
+    doc = reader.mapping(document if document is not None else {}, "", ("realms", "listeners", "auto_create_realms"))
+    realms: dict[str, RealmOptions] = {}
+    for i, value in enumerate(reader.items(doc.get("realms", []), "realms")):
+        name, options = _realm(reader, value, "realms[{}]".format(i))
+        if name in realms:
+            raise reader.fail("realms[{}].name".format(i), "realm {!r} is configured twice".format(name))
+        realms[name] = options
+    auto = reader.typed(doc.get("auto_create_realms", False), "auto_create_realms", bool, "true or false")
+    listeners = tuple(
+        _listener(reader, value, "listeners[{}]".format(i))
+        for i, value in enumerate(reader.items(doc.get("listeners", []), "listeners"))
+    )
+    if not listeners:
+        raise reader.fail("listeners", "at least one listener is needed")
+    return Config(RouterOptions(realms=realms, auto_create_realms=auto), listeners)
+
+
+def check_endpoint(description: str, source: str, path: str) -> None:
+    """
+    Check that ``description`` is a valid Twisted server endpoint string (nothing is opened).
+
+    :raises ConfigError: naming ``source`` and ``path``.
+    """
+    try:
+        endpoints.serverFromString(None, description)
+    except Exception as e:
+        raise ConfigError(source, path, "invalid endpoint {!r} ({}: {})".format(description, type(e).__name__, e))
+
+
+def load_config(filename: str) -> Config:
+    """
+    Read and validate a configuration file (``.json`` as JSON, anything else as YAML).
+
+    :raises ConfigError: if the file cannot be read or parsed, or is invalid.
+    """
+    try:
+        with open(filename, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError(filename, "", "cannot read the file ({})".format(e.strerror))
+    try:
+        document = json.loads(text) if filename.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as e:
+        raise ConfigError(filename, "", "not valid {} ({})".format("JSON" if filename.endswith(".json") else "YAML", e))
+    return parse_config(document, filename)

@@ -1,0 +1,86 @@
+"""
+A joined WAMP session as the routing core sees it.
+"""
+
+from typing import Any
+
+from router.ids import SequentialIds
+
+
+class Peer:
+    """
+    One WAMP session on a realm: identity, announced roles, and the indexes that make leaving cheap.
+
+    The routing core addresses its output to peers. ``link`` is opaque to the core: the transport
+    layer (or, later, a cluster backplane) stores whatever it needs there to reach the peer.
+
+    :param session_id: The session's global-scope id.
+    :param realm: The realm name.
+    :param authid: Authenticated identity.
+    :param authrole: Role the session acts in.
+    :param authmethod: How it authenticated.
+    :param authprovider: Who authenticated it.
+    :param roles: ``{role: {feature: bool}}`` as announced in HELLO.
+    :param link: How the transport layer reaches this session.
+    """
+
+    __slots__ = (
+        "session_id",
+        "realm",
+        "authid",
+        "authrole",
+        "authmethod",
+        "authprovider",
+        "roles",
+        "transport_info",
+        "link",
+        "gone",
+        "request_ids",
+        "subscriptions",
+        "registrations",
+        "invocations",
+        "calls",
+    )
+
+    def __init__(
+        self,
+        session_id: int,
+        realm: str,
+        authid: str,
+        authrole: str,
+        authmethod: str,
+        authprovider: str,
+        roles: dict[str, dict[str, Any]],
+        link: Any = None,
+        transport_info: dict[str, Any] | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.realm = realm
+        self.authid = authid
+        self.authrole = authrole
+        self.authmethod = authmethod
+        self.authprovider = authprovider
+        self.roles = roles
+        self.link = link
+        self.transport_info = transport_info or {}
+        #: set once the session has left its realm; nothing more is delivered to it
+        self.gone = False
+        #: session-scope ids for requests the router sends to this peer (INVOCATION, INTERRUPT)
+        self.request_ids = SequentialIds()
+        #: ids of the subscriptions this peer holds
+        self.subscriptions: set[int] = set()
+        #: ids of the registrations this peer holds
+        self.registrations: set[int] = set()
+        #: invocation request id -> pending call, for calls this peer is serving
+        self.invocations: dict[int, Any] = {}
+        #: call request id -> pending call, for calls this peer made
+        self.calls: dict[int, Any] = {}
+
+    def has_feature(self, role: str, feature: str) -> bool:
+        """
+        Tell whether the peer announced ``feature`` for ``role`` in its HELLO.
+        """
+        return bool(self.roles.get(role, {}).get(feature, False))
+
+    def __repr__(self) -> str:
+        return "<Peer {} {}/{}>".format(self.session_id, self.authid, self.authrole)

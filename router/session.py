@@ -1,0 +1,230 @@
+"""
+The session machine: one per transport, it runs the WAMP session lifecycle (sans-IO).
+
+A transport carries WAMP sessions one after another::
+
+    IDLE --HELLO--> ESTABLISHED --GOODBYE--> IDLE
+                    ESTABLISHED --router GOODBYE--> CLOSING --GOODBYE--> IDLE
+    any  --protocol violation--> FAILED (ABORT sent, transport to be closed, input ignored)
+"""
+
+import secrets
+from enum import Enum
+from typing import Any
+
+from autobahn.wamp.message import Abort, Goodbye, Hello, Message, Welcome
+from twisted.logger import Logger
+
+from router import uris
+from router.codec import InvalidUriRequest, Malformed, Oversized
+from router.core import AGENT, Router
+from router.errors import ProtocolViolation
+from router.features import router_roles
+from router.peer import Peer
+from router.replies import Deliveries, error_for
+
+
+class State(Enum):
+    """
+    Where the transport's current WAMP session stands.
+    """
+
+    IDLE = "idle"
+    ESTABLISHED = "established"
+    CLOSING = "closing"
+    FAILED = "failed"
+
+
+class RouterWelcome(Welcome):
+    """
+    WELCOME with the router's ``agent`` string in its details.
+    """
+
+    def marshal(self) -> list[Any]:
+        raw = Welcome.marshal(self)
+        raw[2]["agent"] = AGENT
+        return raw
+
+
+def _announced_roles(hello: Hello) -> dict[str, dict[str, Any]]:
+    roles: dict[str, dict[str, Any]] = {}
+    for name, features in (hello.roles or {}).items():
+        roles[name] = {k: v for k, v in vars(features).items() if not k.startswith("_") and v is not None}
+    return roles
+
+
+def _anonymous_authid() -> str:
+    token = secrets.token_hex(6).upper()
+    return "-".join(token[i:i + 4] for i in range(0, 12, 4))
+
+
+class SessionMachine:
+    """
+    The lifecycle of the WAMP sessions on one transport.
+
+    :param router: The router core.
+    :param link: Stored on every :class:`~router.peer.Peer` this machine creates (see there).
+    :param transport_info: Transport details to keep with the session.
+    """
+
+    log = Logger()
+
+    def __init__(self, router: Router, link: Any = None, transport_info: dict[str, Any] | None = None) -> None:
+        self._router = router
+        self._link = link
+        self._transport_info = transport_info or {}
+        self.state = State.IDLE
+        #: the current session, once HELLO was accepted
+        self.peer: Peer | None = None
+        #: set when the router has sent ABORT: the transport layer closes the transport
+        self.close_transport = False
+
+    def receive(self, item: Message | Malformed | Oversized | InvalidUriRequest) -> Deliveries:
+        """
+        Process one decoded item from the transport and return what to send to whom.
+        """
+        if self.state is State.FAILED:
+            return []
+        try:
+            if isinstance(item, Malformed):
+                raise ProtocolViolation(item.reason)
+            if isinstance(item, Oversized):
+                return self.abort(uris.PAYLOAD_SIZE_EXCEEDED, "message of {} bytes exceeds the limit of {} bytes"
+                                  .format(item.size, item.limit))
+            if self.state is State.IDLE:
+                return self._receive_idle(item)
+            if self.state is State.CLOSING:
+                return self._receive_closing(item)
+            return self._receive_established(item)
+        except ProtocolViolation as violation:
+            return self.abort(uris.PROTOCOL_VIOLATION, str(violation))
+
+    def transport_lost(self) -> Deliveries:
+        """
+        The transport went away: the session leaves its realm.
+        """
+        self.state = State.FAILED
+        return self._leave()
+
+    def goodbye(self, reason: str, message: str | None = None) -> Deliveries:
+        """
+        Close the established session from the router side (shutdown, kill): it leaves the realm at
+        once and the peer is expected to answer GOODBYE.
+        """
+        if self.state is not State.ESTABLISHED:
+            return []
+        peer = self.peer
+        out = self._leave()
+        self.state = State.CLOSING
+        assert peer is not None
+        out.append((peer, Goodbye(reason, message)))
+        return out
+
+    def abort(self, reason: str, message: str | None = None) -> Deliveries:
+        """
+        End the session with ABORT and mark the transport for closing; later input is ignored.
+        """
+        target = self.peer or self._unjoined_peer()
+        out = self._leave()
+        self.state = State.FAILED
+        self.close_transport = True
+        self.log.info("Aborting session {session}: {reason} ({message})", session=target.session_id or "-",
+                      reason=reason, message=message)
+        out.append((target, Abort(reason, message)))
+        return out
+
+    # states
+
+    def _receive_idle(self, msg: Any) -> Deliveries:
+        if isinstance(msg, Hello):
+            return self._hello(msg)
+        if isinstance(msg, Abort):
+            return []
+        raise ProtocolViolation("{} received before HELLO".format(type(msg).__name__.upper()))
+
+    def _receive_closing(self, msg: Any) -> Deliveries:
+        if isinstance(msg, (Goodbye, Abort)):
+            self.state = State.IDLE
+            self.peer = None
+        return []
+
+    def _receive_established(self, msg: Any) -> Deliveries:
+        peer = self.peer
+        assert peer is not None
+        if isinstance(msg, InvalidUriRequest):
+            return [(peer, error_for(msg, uris.INVALID_URI, msg.reason))]
+        if isinstance(msg, Goodbye):
+            out = self._leave()
+            self.state = State.IDLE
+            out.append((peer, Goodbye(uris.CLOSE_GOODBYE_AND_OUT)))
+            return out
+        if isinstance(msg, Abort):
+            self.state = State.IDLE
+            return self._leave()
+        if isinstance(msg, Hello):
+            raise ProtocolViolation("HELLO received on an established session")
+        realm = self._router.realms[peer.realm]
+        return realm.process(peer, msg)
+
+    # handshake
+
+    def _hello(self, hello: Hello) -> Deliveries:
+        realm = self._router.realm(hello.realm) if hello.realm else None
+        if realm is None:
+            return self._refuse(uris.NO_SUCH_REALM, "no realm {!r} on this router".format(hello.realm))
+        authmethods = hello.authmethods or ["anonymous"]
+        if "anonymous" not in authmethods:
+            return self._refuse(uris.NO_MATCHING_AUTH_METHOD,
+                                "none of the offered authentication methods is accepted")
+        session_id = self._router.new_session_id()
+        peer = Peer(
+            session_id,
+            realm.name,
+            authid=_anonymous_authid(),
+            authrole="anonymous",
+            authmethod="anonymous",
+            authprovider="static",
+            roles=_announced_roles(hello),
+            link=self._link,
+            transport_info=self._transport_info,
+        )
+        self.peer = peer
+        self.state = State.ESTABLISHED
+        self._router.sessions[session_id] = realm.name
+        welcome = RouterWelcome(
+            session_id,
+            router_roles(),
+            realm=realm.name,
+            authid=peer.authid,
+            authrole=peer.authrole,
+            authmethod=peer.authmethod,
+            authprovider=peer.authprovider,
+        )
+        out: Deliveries = [(peer, welcome)]
+        out.extend(realm.join(peer))
+        self.log.info("Session {session} joined realm {realm} as {authid}/{authrole}", session=session_id,
+                      realm=realm.name, authid=peer.authid, authrole=peer.authrole)
+        return out
+
+    def _refuse(self, reason: str, message: str) -> Deliveries:
+        """
+        ABORT a HELLO: the transport stays open for another attempt.
+        """
+        return [(self._unjoined_peer(), Abort(reason, message))]
+
+    def _leave(self) -> Deliveries:
+        peer, self.peer = self.peer, None
+        if peer is None:
+            return []
+        self._router.sessions.pop(peer.session_id, None)
+        realm = self._router.realms.get(peer.realm)
+        if realm is None:
+            return []
+        self.log.info("Session {session} left realm {realm}", session=peer.session_id, realm=peer.realm)
+        return realm.leave(peer)
+
+    def _unjoined_peer(self) -> Peer:
+        """
+        An address for replies on a transport that has no session (ABORT of a HELLO or before it).
+        """
+        return Peer(0, "", "", "", "", "", {}, link=self._link)

@@ -1,0 +1,3 @@
+"""
+Twisted transports: Autobahn WebSocket and RawSocket factories bound to the router core.
+"""

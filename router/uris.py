@@ -1,0 +1,35 @@
+"""
+Every WAMP URI the router emits: error URIs and close reasons.
+
+Code elsewhere names these constants and never spells a ``wamp.`` URI inline.
+"""
+
+# Basic Profile errors
+INVALID_URI = "wamp.error.invalid_uri"
+NO_SUCH_PROCEDURE = "wamp.error.no_such_procedure"
+PROCEDURE_ALREADY_EXISTS = "wamp.error.procedure_already_exists"
+NO_SUCH_REGISTRATION = "wamp.error.no_such_registration"
+NO_SUCH_SUBSCRIPTION = "wamp.error.no_such_subscription"
+INVALID_ARGUMENT = "wamp.error.invalid_argument"
+CANCELED = "wamp.error.canceled"
+PAYLOAD_SIZE_EXCEEDED = "wamp.error.payload_size_exceeded"
+PROTOCOL_VIOLATION = "wamp.error.protocol_violation"
+NOT_AUTHORIZED = "wamp.error.not_authorized"
+AUTHORIZATION_FAILED = "wamp.error.authorization_failed"
+NO_SUCH_REALM = "wamp.error.no_such_realm"
+NO_SUCH_ROLE = "wamp.error.no_such_role"
+
+# Advanced Profile errors used so far
+NO_MATCHING_AUTH_METHOD = "wamp.error.no_matching_auth_method"
+OPTION_NOT_ALLOWED = "wamp.error.option_not_allowed"
+FEATURE_NOT_SUPPORTED = "wamp.error.feature_not_supported"
+
+# Close reasons
+CLOSE_SYSTEM_SHUTDOWN = "wamp.close.system_shutdown"
+CLOSE_REALM = "wamp.close.close_realm"
+CLOSE_GOODBYE_AND_OUT = "wamp.close.goodbye_and_out"
+CLOSE_NORMAL = "wamp.close.normal"
+CLOSE_KILLED = "wamp.close.killed"
+
+#: Prefix reserved for the router: clients may not register or publish below it.
+RESERVED_PREFIX = "wamp."

@@ -1,0 +1,115 @@
+"""
+Helpers for integration tests: a router on loopback and real Autobahn|Python clients.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from autobahn.twisted.rawsocket import WampRawSocketClientFactory
+from autobahn.twisted.wamp import ApplicationSession
+from autobahn.twisted.websocket import WampWebSocketClientFactory
+from autobahn.wamp.types import ComponentConfig
+from twisted.internet import defer, reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint, UNIXClientEndpoint
+from twisted.internet.task import deferLater
+
+from router.service import RouterService
+from router.transport.serializers import SERIALIZERS
+
+#: transport kinds every integration test runs over
+TRANSPORTS = ("websocket", "rawsocket-tcp", "rawsocket-unix")
+#: serializer names every integration test runs with
+SERIALIZER_NAMES = tuple(SERIALIZERS)
+
+#: upper bound for any single wait in a test, in seconds
+TIMEOUT = 10
+
+
+@dataclass
+class RunningRouter:
+    """
+    A router started by a test: its service and where it listens.
+    """
+
+    service: RouterService
+    tcp_port: int
+    unix_path: str
+
+
+class Client(ApplicationSession):
+    """
+    An Autobahn session that records its lifecycle as Deferreds and lists.
+    """
+
+    def __init__(self, config: ComponentConfig) -> None:
+        ApplicationSession.__init__(self, config)
+        self.joined: defer.Deferred[Any] = defer.Deferred()
+        self.left: defer.Deferred[Any] = defer.Deferred()
+        self.disconnected: defer.Deferred[None] = defer.Deferred()
+        #: the SessionDetails of the join
+        self.details: Any = None
+
+    def onJoin(self, details: Any) -> None:
+        self.details = details
+        self.joined.callback(details)
+
+    def onLeave(self, details: Any) -> None:
+        if not self.joined.called:
+            self.joined.errback(RuntimeError("session refused: {} {}".format(details.reason, details.message)))
+        if not self.left.called:
+            self.left.callback(details)
+        ApplicationSession.onLeave(self, details)
+
+    def onDisconnect(self) -> None:
+        if not self.left.called:
+            self.left.callback(None)
+        if not self.joined.called:
+            self.joined.errback(RuntimeError("disconnected before joining"))
+        if not self.disconnected.called:
+            self.disconnected.callback(None)
+
+
+def with_timeout(d: "defer.Deferred[Any]", seconds: float = TIMEOUT) -> "defer.Deferred[Any]":
+    """
+    Fail ``d`` with ``TimeoutError`` after ``seconds``.
+    """
+    return d.addTimeout(seconds, reactor)
+
+
+def sleep(seconds: float) -> "defer.Deferred[None]":
+    """
+    A pause for negative checks (nothing arrives within ``seconds``); never a substitute for waiting
+    on an event that should come.
+    """
+    return deferLater(reactor, seconds, lambda: None)
+
+
+def client_factory(router: RunningRouter, transport: str, serializer: str, session_factory: Any) -> tuple[Any, Any]:
+    """
+    The client endpoint and Autobahn client factory for a transport kind and serializer.
+    """
+    ser = SERIALIZERS[serializer]()
+    if transport == "websocket":
+        factory = WampWebSocketClientFactory(
+            session_factory, url="ws://127.0.0.1:{}/ws".format(router.tcp_port), serializers=[ser]
+        )
+        return TCP4ClientEndpoint(reactor, "127.0.0.1", router.tcp_port), factory
+    factory = WampRawSocketClientFactory(session_factory, serializer=ser)
+    if transport == "rawsocket-tcp":
+        return TCP4ClientEndpoint(reactor, "127.0.0.1", router.tcp_port), factory
+    if transport == "rawsocket-unix":
+        return UNIXClientEndpoint(reactor, router.unix_path), factory
+    raise ValueError(transport)
+
+
+@defer.inlineCallbacks
+def connect(router: RunningRouter, transport: str = "websocket", serializer: str = "json",
+            realm: str = "realm1", session_class: type = Client) -> Any:
+    """
+    Connect a real Autobahn client over loopback and wait until it has joined ``realm``.
+    """
+    session = session_class(ComponentConfig(realm=realm))
+    endpoint, factory = client_factory(router, transport, serializer, lambda: session)
+    yield with_timeout(endpoint.connect(factory))
+    yield with_timeout(session.joined)
+    return session
