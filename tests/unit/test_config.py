@@ -1,0 +1,85 @@
+"""
+Configuration loading and validation: errors name the file and the key path.
+"""
+
+import pytest
+
+from router.config import ConfigError, load_config, parse_config
+from router.tap import Options
+
+
+def test_valid_document():
+    """A complete document yields realms, router options and listeners."""
+    config = parse_config(
+        {
+            "realms": [{"name": "app", "strict_uri": True}],
+            "auto_create_realms": True,
+            "listeners": [{"endpoint": "tcp:9000", "type": "rawsocket", "serializers": ["msgpack"],
+                           "max_message_size": 65536}],
+        },
+        "x.yaml",
+    )
+    assert config.router.realms["app"].strict_uri is True
+    assert config.router.auto_create_realms is True
+    (listener,) = config.listeners
+    assert (listener.type, listener.serializers, listener.max_message_size) == ("rawsocket", ("msgpack",), 65536)
+
+
+@pytest.mark.parametrize(
+    "document, path",
+    [
+        ({"listeners": [{"endpoint": "tcp:1", "type": "bogus"}]}, "listeners[0].type"),
+        ({"listeners": [{"endpoint": "tcp:1"}], "realm": []}, "realm"),
+        ({"listeners": [{"endpoint": "tcp:1", "serializers": ["json", "xml"]}]}, "listeners[0].serializers[1]"),
+        ({"listeners": [{"endpoint": "tcp:1", "max_message_size": 10}]}, "listeners[0].max_message_size"),
+        ({"listeners": [{"type": "universal"}]}, "listeners[0].endpoint"),
+        ({"realms": [{"name": "a b"}], "listeners": [{"endpoint": "tcp:1"}]}, "realms[0].name"),
+        ({"realms": [{"name": "a"}, {"name": "a"}], "listeners": [{"endpoint": "tcp:1"}]}, "realms[1].name"),
+        ({"realms": [], "listeners": []}, "listeners"),
+        ({"auto_create_realms": "yes", "listeners": [{"endpoint": "tcp:1"}]}, "auto_create_realms"),
+    ],
+)
+def test_errors_name_key_path(document, path):
+    """Each invalid document is refused with the file name and the offending key path in the message."""
+    with pytest.raises(ConfigError) as raised:
+        parse_config(document, "wampd.yaml")
+    assert raised.value.path == path
+    assert str(raised.value).startswith("wampd.yaml: " + path + ": ")
+
+
+def test_unreadable_and_unparsable_files(tmp_path):
+    """A missing file and invalid YAML are refused naming the file."""
+    with pytest.raises(ConfigError, match="missing.yaml"):
+        load_config(str(tmp_path / "missing.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("listeners: [\n")
+    with pytest.raises(ConfigError, match="bad.yaml.*not valid YAML"):
+        load_config(str(bad))
+
+
+def test_options_flags_override_defaults():
+    """--listen replaces the default listener and --realm replaces the default realm."""
+    options = Options()
+    options.parseOptions(["--listen", "tcp:9001", "--listen", "unix:/tmp/x.sock", "--realm", "a", "--realm", "b"])
+    config = options["config_object"]
+    assert [l.endpoint for l in config.listeners] == ["tcp:9001", "unix:/tmp/x.sock"]
+    assert set(config.router.realms) == {"a", "b"}
+
+
+def test_options_default_is_realm1_on_localhost_8080():
+    """Without options wampd serves realm1 on 127.0.0.1:8080."""
+    options = Options()
+    options.parseOptions([])
+    config = options["config_object"]
+    assert list(config.router.realms) == ["realm1"]
+    assert config.listeners[0].endpoint == "tcp:8080:interface=127.0.0.1"
+
+
+def test_options_refuse_bad_endpoint_and_loglevel():
+    """An invalid endpoint string or log level is a usage error naming the flag."""
+    from twisted.python.usage import UsageError
+
+    with pytest.raises(UsageError, match="--listen: listeners\\[0\\].endpoint"):
+        Options().parseOptions(["--listen", "nonsense:1"])
+    with pytest.raises(UsageError, match="--loglevel"):
+        Options().parseOptions(["--loglevel", "loud"])
