@@ -178,6 +178,31 @@ class Dealer:
         )
         return [(pending.caller, error)]
 
+    def undeliverable(self, peer: Peer, msg: Invocation | Result | Error) -> Deliveries:
+        """
+        ``msg`` was too large for ``peer``'s transport: the call it belongs to ends with ERROR
+        ``wamp.error.payload_size_exceeded`` to the caller (a callee that can cancel is interrupted).
+        """
+        if isinstance(msg, Invocation):
+            pending = peer.invocations.get(msg.request)
+        else:
+            pending = peer.calls.get(msg.request)
+            final = (isinstance(msg, Result) and not msg.progress) or (
+                isinstance(msg, Error) and msg.request_type == Call.MESSAGE_TYPE)
+            if pending is None and final:
+                # the final answer already ended the call: answer the caller in its place
+                return [(peer, Error(Call.MESSAGE_TYPE, msg.request, uris.PAYLOAD_SIZE_EXCEEDED,
+                                     args=["the result is larger than this session accepts"]))]
+        if pending is None:
+            return []
+        self._finish(pending)
+        out: Deliveries = [(pending.caller, Error(Call.MESSAGE_TYPE, pending.call_request, uris.PAYLOAD_SIZE_EXCEEDED,
+                                                  args=["a message of this call is larger than its receiver accepts"]))]
+        if not isinstance(msg, Invocation) and pending.callee.has_feature("callee", "call_canceling"):
+            out.append((pending.callee, Interrupt(pending.invocation_request, mode=Interrupt.KILLNOWAIT,
+                                                  reason=uris.PAYLOAD_SIZE_EXCEEDED)))
+        return out
+
     def detach(self, peer: Peer) -> Deliveries:
         """
         Clean up after a session that left: its registrations go, its callers get ERROR canceled,

@@ -11,6 +11,7 @@ from autobahn.wamp.message import (
     Message,
     Publish,
     Register,
+    Result,
     Subscribe,
     Unregister,
     Unsubscribe,
@@ -84,6 +85,15 @@ class Realm:
         if handler is None:
             raise ProtocolViolation("unexpected {} message on an established session".format(type(msg).__name__.upper()))
         return handler(peer, msg)
+
+    def undeliverable(self, peer: Peer, msg: Message) -> Deliveries:
+        """
+        ``msg`` could not be sent to ``peer`` because it exceeds the size the peer accepts; calls it
+        belonged to end with ``wamp.error.payload_size_exceeded``. An EVENT has nobody to tell.
+        """
+        if isinstance(msg, (Invocation, Result, Error)):
+            return self.dealer.undeliverable(peer, msg)
+        return []
 
     def _callee_error(self, peer: Peer, msg: Error) -> Deliveries:
         if msg.request_type != Invocation.MESSAGE_TYPE:

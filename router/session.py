@@ -106,6 +106,15 @@ class SessionMachine:
         self.state = State.FAILED
         return self._leave()
 
+    def undeliverable(self, msg: Message) -> Deliveries:
+        """
+        ``msg`` exceeded the size the peer accepts and was not sent; see :meth:`Realm.undeliverable`.
+        """
+        peer = self.peer
+        if self.state is not State.ESTABLISHED or peer is None:
+            return []
+        return self._router.realms[peer.realm].undeliverable(peer, msg)
+
     def goodbye(self, reason: str, message: str | None = None) -> Deliveries:
         """
         Close the established session from the router side (shutdown, kill): it leaves the realm at

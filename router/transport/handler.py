@@ -111,6 +111,8 @@ class SessionHandler:
         except (PayloadExceededError, SerializationError) as e:
             self.log.warn("Could not send {kind} to session {session}: {error}", kind=type(msg).__name__.upper(),
                           session=self._session_id or "-", error=e)
+            if self.machine is not None:
+                deliver(self.machine.undeliverable(msg))
         except TransportLost:
             pass
 

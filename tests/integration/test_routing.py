@@ -199,3 +199,38 @@ def test_subscribing_twice_returns_the_same_subscription(router, transport, seri
     first = yield client.subscribe(lambda: None, "com.example.twice")
     second = yield client.subscribe(lambda: None, "com.example.twice")
     assert first.id == second.id
+
+
+@serializers
+@pytest_twisted.inlineCallbacks
+def test_result_larger_than_caller_accepts_fails_with_payload_size_exceeded(router, serializer):
+    """A RawSocket caller that announced a 512-byte limit gets ERROR payload_size_exceeded for a larger result."""
+    from autobahn.twisted.rawsocket import WampRawSocketClientFactory
+    from autobahn.wamp.types import ComponentConfig
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import TCP4ClientEndpoint
+
+    from router.transport.serializers import SERIALIZERS
+    from tests.support import Client
+
+    callee = yield connect(router, "websocket", serializer)
+    yield callee.register(lambda: "x" * 2000, "com.example.big")
+    yield callee.register(lambda: "small", "com.example.small")
+    caller = Client(ComponentConfig(realm="realm1"))
+    factory = WampRawSocketClientFactory(lambda: caller, serializer=SERIALIZERS[serializer]())
+    build = factory.buildProtocol
+
+    def small_limit(addr):
+        protocol = build(addr)
+        protocol._max_message_size = 512
+        return protocol
+
+    factory.buildProtocol = small_limit
+    yield with_timeout(TCP4ClientEndpoint(reactor, "127.0.0.1", router.tcp_port).connect(factory))
+    yield with_timeout(caller.joined)
+    from autobahn.exception import PayloadExceededError
+
+    # Autobahn maps the error URI wamp.error.payload_size_exceeded to PayloadExceededError
+    with pytest.raises(PayloadExceededError, match="larger than this session accepts"):
+        yield with_timeout(caller.call("com.example.big"))
+    assert (yield caller.call("com.example.small")) == "small"

@@ -164,3 +164,33 @@ class TestCalls:
         register(callee, "com.p")
         order = [invoke(caller, callee, request=i, args=[i]).args[0] for i in range(1, 21)]
         assert order == list(range(1, 21))
+
+
+class TestUndeliverable:
+    def test_final_result_too_large_becomes_error(self):
+        """A final RESULT the caller's transport cannot take is replaced by ERROR payload_size_exceeded."""
+        router = Router()
+        callee, caller = joined(router), joined(router)
+        register(callee, "com.p")
+        invocation = invoke(caller, callee, request=4)
+        (_, result), = callee.receive(Yield(invocation.request, args=["x" * 10]))
+        (peer, error), = caller.undeliverable(result)
+        assert peer is caller.peer
+        assert (error.request_type, error.request, error.error) == (48, 4, "wamp.error.payload_size_exceeded")
+
+    def test_invocation_too_large_fails_the_call(self):
+        """An INVOCATION the callee's transport cannot take ends the call with ERROR payload_size_exceeded."""
+        router = Router()
+        callee, caller = joined(router), joined(router)
+        register(callee, "com.p")
+        invocation = invoke(caller, callee, request=6)
+        (peer, error), = callee.undeliverable(invocation)
+        assert peer is caller.peer
+        assert (error.request, error.error) == (6, "wamp.error.payload_size_exceeded")
+        assert callee.receive(Yield(invocation.request)) == []  # the late answer is dropped
+
+    def test_oversized_event_has_nobody_to_tell(self):
+        """An EVENT too large for a subscriber produces no other message."""
+        from autobahn.wamp.message import Event
+
+        assert joined(Router()).undeliverable(Event(1, 2)) == []
