@@ -14,7 +14,8 @@ from twisted.logger import (
 )
 from twisted.python import usage
 
-from router.tap import Options, makeService
+from router.service import RouterService
+from router.tap import Options
 
 log = Logger()
 
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from twisted.internet import reactor
 
-    service = makeService(options)
+    service = RouterService(options["config_object"], reactor=reactor)
     outcome = {"code": 0}
 
     def failed(failure: object) -> None:

@@ -66,6 +66,7 @@ class RouterService(Service):
         ]
         #: the listening ports, in the order of the configured listeners once :attr:`ready` fired
         self.ports: list[IListeningPort] = []
+        self._opened: list[IListeningPort] = []
         #: fires when every listener listens, or fails with the first listening error
         self.ready: defer.Deferred[None] = defer.Deferred()
 
@@ -77,6 +78,7 @@ class RouterService(Service):
     @defer.inlineCallbacks
     def _listen(self, listener: ListenerConfig, endpoint: Any, factory: IProtocolFactory) -> Any:
         port = yield endpoint.listen(factory)
+        self._opened.append(port)
         self.log.info("wampd listening on {address} ({kind}{path})", address=_address(port),
                       kind=listener.type, path=" " + listener.path if listener.type == "universal" else "")
         return port
@@ -90,6 +92,8 @@ class RouterService(Service):
     def _not_listening(self, failure: Failure) -> None:
         error = failure.value.subFailure if isinstance(failure.value, defer.FirstError) else failure
         self.log.critical("wampd cannot listen: {error}", error=error.getErrorMessage())
+        for port in self._opened:
+            port.stopListening()
         self.ready.errback(error)
 
     @defer.inlineCallbacks

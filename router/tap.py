@@ -5,6 +5,7 @@ Command-line options and the service maker shared by ``wampd`` and ``twistd wamp
 from typing import Any
 
 from twisted.application.service import IService
+from twisted.internet import defer
 from twisted.python import usage
 
 from router.config import Config, ConfigError, ListenerConfig, check_endpoint, load_config
@@ -20,7 +21,7 @@ class Options(usage.Options):
     wampd's options; validated before the reactor runs.
     """
 
-    synopsis = "[--config FILE] [--listen ENDPOINT]... [--realm NAME]... [--loglevel LEVEL]"
+    synopsis = "Usage: wampd [--config FILE] [--listen ENDPOINT]... [--realm NAME]... [--loglevel LEVEL]"
     longdesc = (
         "Run the wampd WAMP v2 router. Without options: realm realm1, anonymous access, and HTTP, "
         "WebSocket (/ws) and RawSocket on 127.0.0.1:8080."
@@ -85,8 +86,32 @@ def build_config(options: Any) -> Config:
     return Config(RouterOptions(realms=realms, auto_create_realms=config.router.auto_create_realms), listeners)
 
 
+class TwistdRouterService(RouterService):
+    """
+    The router service as twistd runs it: a listener that cannot listen fails startup, and a
+    graceful shutdown on SIGTERM/SIGINT exits 0.
+    """
+
+    def startService(self) -> None:
+        RouterService.startService(self)
+        # twistd starts services before the reactor runs; TCP and Unix listening fails at once, and
+        # raising here makes twistd exit non-zero instead of running without listeners
+        failures: list[Any] = []
+        self.ready.addErrback(failures.append)
+        if failures:
+            failures[0].raiseException()
+
+    @defer.inlineCallbacks
+    def stopService(self) -> Any:
+        yield RouterService.stopService(self)
+        # twistd re-raises the signal that stopped the reactor once it has shut down, so a graceful
+        # stop would end "killed by SIGTERM"; the shutdown was complete, so report success
+        if getattr(self._reactor, "_exitSignal", None) is not None:
+            self._reactor._exitSignal = None
+
+
 def makeService(options: Any) -> IService:
     """
     The router service for parsed options (twistd's entry point).
     """
-    return RouterService(options["config_object"])
+    return TwistdRouterService(options["config_object"])
