@@ -6,7 +6,6 @@ subprocesses, with real Autobahn clients, signals, configuration errors and list
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys

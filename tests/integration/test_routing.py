@@ -5,7 +5,7 @@ Pub/sub and RPC through wampd with real Autobahn|Python clients, over every tran
 import pytest
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import PublishOptions, SubscribeOptions
+from autobahn.wamp.types import PublishOptions
 from twisted.internet import defer
 
 from tests.support import SERIALIZER_NAMES, TRANSPORTS, connect, sleep, with_timeout

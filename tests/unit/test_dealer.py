@@ -17,7 +17,7 @@ from autobahn.wamp.message import (
 )
 
 from router.core import Router
-from tests.unit.helpers import ALL_ROLES, joined, messages_to
+from tests.unit.helpers import ALL_ROLES, joined
 
 
 def register(machine, procedure, request=1):
