@@ -11,12 +11,14 @@ from typing import Any
 
 from autobahn.wamp.exception import InvalidUriError, ProtocolError
 from autobahn.wamp.interfaces import ISerializer
-from autobahn.wamp.message import Call, Publish, Register, Subscribe
+from autobahn.wamp.message import Call, Cancel, Hello, Publish, Register, Subscribe, Yield
 
 from router.ids import MAX_ID
 
 #: requests whose element 3 is a URI the router must answer with ERROR invalid_uri when bad
 _URI_REQUESTS = {cls.MESSAGE_TYPE: cls for cls in (Publish, Subscribe, Call, Register)}
+#: client messages whose element 2 is an options or details dict
+_WITH_OPTIONS = {cls.MESSAGE_TYPE for cls in (Hello, Publish, Subscribe, Call, Register, Yield, Cancel)}
 
 
 class Malformed:
@@ -50,13 +52,15 @@ class InvalidUriRequest:
     A PUBLISH, SUBSCRIBE, CALL or REGISTER that is well-formed except for its URI.
     """
 
-    __slots__ = ("MESSAGE_TYPE", "request", "uri", "reason")
+    __slots__ = ("MESSAGE_TYPE", "request", "uri", "reason", "answer")
 
-    def __init__(self, message_type: int, request: int, uri: str, reason: str) -> None:
+    def __init__(self, message_type: int, request: int, uri: str, reason: str, answer: bool = True) -> None:
         self.MESSAGE_TYPE = message_type
         self.request = request
         self.uri = uri
         self.reason = reason
+        #: whether the peer expects a reply (false for a PUBLISH without ``acknowledge``)
+        self.answer = answer
 
 
 Decoded = Any  # a Message, Malformed, Oversized or InvalidUriRequest
@@ -93,7 +97,7 @@ def _parse(raw: Any, message_types: dict[int, Any]) -> Decoded:
     if klass is None:
         return Malformed("unknown WAMP message type {}".format(message_type))
     try:
-        return klass.parse(raw)
+        msg = klass.parse(raw)
     except InvalidUriError as e:
         if (
             message_type in _URI_REQUESTS
@@ -102,9 +106,23 @@ def _parse(raw: Any, message_types: dict[int, Any]) -> Decoded:
             and 1 <= raw[1] <= MAX_ID
             and type(raw[3]) is str
         ):
-            return InvalidUriRequest(message_type, raw[1], raw[3], str(e))
+            answer = message_type != Publish.MESSAGE_TYPE or (
+                isinstance(raw[2], dict) and raw[2].get("acknowledge") is True)
+            return InvalidUriRequest(message_type, raw[1], raw[3], str(e), answer)
         return Malformed(str(e))
     except ProtocolError as e:
         return Malformed(str(e))
     except Exception as e:  # Autobahn's parsers assert on some shapes
         return Malformed("invalid {} message ({})".format(klass.__name__.upper(), type(e).__name__))
+    if message_type in _WITH_OPTIONS:
+        # Autobahn's message classes keep only the options they know; the router reads the others
+        # (disclose_me, progress, forward_timeout, ...) from the raw dict kept here
+        msg._router_internal = raw[2]
+    return msg
+
+
+def options_of(msg: Any) -> dict[str, Any]:
+    """
+    The options or details dict as the client sent it (empty for messages built in code).
+    """
+    return msg._router_internal or {}

@@ -16,7 +16,7 @@ from autobahn.wamp.message import Abort, Goodbye, Hello, Message, Welcome
 from twisted.logger import Logger
 
 from router import uris
-from router.codec import InvalidUriRequest, Malformed, Oversized
+from router.codec import InvalidUriRequest, Malformed, Oversized, options_of
 from router.core import AGENT, Router
 from router.errors import ProtocolViolation
 from router.features import router_roles
@@ -46,10 +46,25 @@ class RouterWelcome(Welcome):
         return raw
 
 
+#: feature names some clients spell differently -> the spec's spelling
+FEATURE_ALIASES = {
+    "call_cancelling": "call_canceling",
+    "progressive_calls": "progressive_call_invocations",
+}
+
+
 def _announced_roles(hello: Hello) -> dict[str, dict[str, Any]]:
+    """
+    ``{role: {feature: value}}`` as the client announced them, with spelling variants normalized.
+    """
+    raw_roles = options_of(hello).get("roles")
     roles: dict[str, dict[str, Any]] = {}
     for name, features in (hello.roles or {}).items():
-        roles[name] = {k: v for k, v in vars(features).items() if not k.startswith("_") and v is not None}
+        announced = {k: v for k, v in vars(features).items() if not k.startswith("_") and v is not None}
+        raw = raw_roles.get(name) if isinstance(raw_roles, dict) else None
+        if isinstance(raw, dict) and isinstance(raw.get("features"), dict):
+            announced.update(raw["features"])
+        roles[name] = {FEATURE_ALIASES.get(k, k): v for k, v in announced.items()}
     return roles
 
 
@@ -161,7 +176,7 @@ class SessionMachine:
         peer = self.peer
         assert peer is not None
         if isinstance(msg, InvalidUriRequest):
-            return [(peer, error_for(msg, uris.INVALID_URI, msg.reason))]
+            return [(peer, error_for(msg, uris.INVALID_URI, msg.reason))] if msg.answer else []
         if isinstance(msg, Goodbye):
             out = self._leave()
             self.state = State.IDLE
@@ -197,6 +212,7 @@ class SessionMachine:
             link=self._link,
             transport_info=self._transport_info,
         )
+        peer.machine = self
         self.peer = peer
         self.state = State.ESTABLISHED
         self._router.sessions[session_id] = realm.name

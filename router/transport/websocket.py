@@ -44,6 +44,9 @@ def websocket_factory(
     factory.protocol = RouterWebSocketProtocol
     factory.noisy = False
     factory.setProtocolOptions(
+        # fail with a close frame (1009 too big, 1007 bad UTF-8) instead of a reset that would also
+        # discard the ABORT queued before it
+        failByDrop=False,
         maxMessagePayloadSize=max_message_size,
         maxFramePayloadSize=max_message_size,
         **options,

@@ -48,3 +48,11 @@ def test_frame_kind_must_match_serializer():
     assert isinstance(item, Malformed)
     (item,) = decode(MsgPackSerializer(), b"\x93\x20\x01\x80", False)
     assert isinstance(item, Malformed)
+
+
+def test_unacknowledged_publish_with_bad_uri_expects_no_answer():
+    """An invalid-URI PUBLISH without acknowledge is marked as needing no reply; with acknowledge it needs one."""
+    (plain,) = decode(JsonSerializer(), b'[16, 3, {}, "a..b"]', False)
+    (acked,) = decode(JsonSerializer(), b'[16, 4, {"acknowledge": true}, "a..b"]', False)
+    assert isinstance(plain, InvalidUriRequest) and plain.answer is False
+    assert acked.answer is True
