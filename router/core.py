@@ -3,9 +3,12 @@ The router core: the realms and the id sources they share (sans-IO).
 """
 
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
+from router.broker import HistoryRule
 from router.ids import SequentialIds, random_id
 from router.realm import Realm
+from router.replies import Deliveries
 
 #: the agent string announced in WELCOME
 AGENT = "wampd-0.1"
@@ -19,6 +22,12 @@ class RealmOptions:
 
     #: apply the strict URI rule (components of ``[0-9a-z_]`` only)
     strict_uri: bool = False
+    #: topics that keep an event history for ``wamp.subscription.get_events``
+    history: tuple[HistoryRule, ...] = ()
+    #: disclose every publisher to subscribers, whether or not it asked
+    disclose_publisher: bool = False
+    #: disclose every caller to callees, whether or not it asked
+    disclose_caller: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,10 +47,15 @@ class Router:
     Realms and global state of one router process.
 
     :param options: What realms exist and how unknown ones are treated.
+    :param clock: ``seconds()`` and ``callLater()`` (an ``IReactorTime``; ``task.Clock`` in tests).
     """
 
-    def __init__(self, options: RouterOptions | None = None) -> None:
+    def __init__(self, options: RouterOptions | None = None, clock: Any = None) -> None:
         self.options = options or RouterOptions()
+        self.clock = clock
+        #: where deliveries go that arise outside of a received message (timers); the transport
+        #: layer sets it
+        self.emit: Callable[[Deliveries], None] = self._unconnected
         self._subscription_ids = SequentialIds()
         self._registration_ids = SequentialIds()
         self.realms: dict[str, Realm] = {}
@@ -68,7 +82,12 @@ class Router:
             if session_id not in self.sessions:
                 return session_id
 
+    def _unconnected(self, deliveries: Deliveries) -> None:
+        raise RuntimeError("Router.emit was not connected to a transport layer")
+
     def _add_realm(self, name: str, options: RealmOptions) -> Realm:
-        realm = Realm(name, self._subscription_ids, self._registration_ids, strict_uri=options.strict_uri)
+        realm = Realm(name, self._subscription_ids, self._registration_ids, strict_uri=options.strict_uri,
+                      clock=self.clock, emit=lambda deliveries: self.emit(deliveries), history=options.history,
+                      disclose_publisher=options.disclose_publisher, disclose_caller=options.disclose_caller)
         self.realms[name] = realm
         return realm

@@ -1,11 +1,18 @@
 """
 The dealer: registrations and the routing of calls to callees and results back (sans-IO).
 
-Each method takes the acting peer and its message and returns the deliveries it causes.
+Each method takes the acting peer and its message and returns the deliveries it causes. Changes
+to registrations are appended to ``observations`` for the meta API; deliveries that arise from a
+timer (call timeouts) go out through ``emit``.
 """
+
+import random
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
 
 from autobahn.wamp.message import (
     Call,
+    Cancel,
     Error,
     Interrupt,
     Invocation,
@@ -18,29 +25,66 @@ from autobahn.wamp.message import (
 )
 
 from router import uris
+from router.codec import options_of
 from router.errors import ProtocolViolation
 from router.ids import SequentialIds
 from router.matching import UriIndex
 from router.peer import Peer
 from router.replies import Deliveries, error_for
-from router.uri import MATCH_EXACT, is_reserved, is_valid_uri
+from router.uri import MATCH_EXACT, MATCH_POLICIES, is_reserved, is_valid_uri
 
 INVOKE_SINGLE = "single"
+INVOKE_ROUNDROBIN = "roundrobin"
+INVOKE_RANDOM = "random"
+INVOKE_FIRST = "first"
+INVOKE_LAST = "last"
+
+CANCEL_SKIP = "skip"
+CANCEL_KILL = "kill"
+CANCEL_KILLNOWAIT = "killnowait"
 
 
 class Registration:
     """
-    A procedure or procedure pattern with the callee serving it.
+    A procedure or procedure pattern with the callees serving it, in registration order.
     """
 
-    __slots__ = ("id", "uri", "match", "invoke", "callees")
+    __slots__ = ("id", "uri", "match", "invoke", "created", "callees", "disclose_caller", "forward_timeout", "_next")
 
-    def __init__(self, registration_id: int, uri: str, match: str, invoke: str) -> None:
+    def __init__(self, registration_id: int, uri: str, match: str, invoke: str, created: str,
+                 disclose_caller: bool = False, forward_timeout: bool = False) -> None:
         self.id = registration_id
         self.uri = uri
         self.match = match
         self.invoke = invoke
+        #: ISO 8601 time of creation
+        self.created = created
         self.callees: list[Peer] = []
+        self.disclose_caller = disclose_caller
+        self.forward_timeout = forward_timeout
+        self._next = 0
+
+    def details(self) -> dict[str, Any]:
+        """
+        The registration as the meta API describes it.
+        """
+        return {"id": self.id, "created": self.created, "uri": self.uri, "match": self.match, "invoke": self.invoke}
+
+    def pick(self) -> Peer:
+        """
+        The callee the invocation policy chooses for the next call.
+        """
+        callees = self.callees
+        if self.invoke == INVOKE_ROUNDROBIN:
+            self._next %= len(callees)
+            callee = callees[self._next]
+            self._next += 1
+            return callee
+        if self.invoke == INVOKE_RANDOM:
+            return random.choice(callees)
+        if self.invoke == INVOKE_LAST:
+            return callees[-1]
+        return callees[0]
 
 
 class PendingCall:
@@ -48,17 +92,47 @@ class PendingCall:
     A call routed to a callee and not yet answered.
     """
 
-    __slots__ = ("caller", "call_request", "callee", "invocation_request", "progressive")
+    __slots__ = ("caller", "call_request", "callee", "invocation_request", "registration", "progressive",
+                 "timer", "streaming", "canceled")
 
-    def __init__(
-        self, caller: Peer, call_request: int, callee: Peer, invocation_request: int, progressive: bool
-    ) -> None:
+    def __init__(self, caller: Peer, call_request: int, callee: Peer, invocation_request: int,
+                 registration: Registration, progressive: bool) -> None:
         self.caller = caller
         self.call_request = call_request
         self.callee = callee
         self.invocation_request = invocation_request
+        self.registration = registration
         #: the caller asked for progressive results and the callee may send them
         self.progressive = progressive
+        #: the dealer's timeout timer, if it runs one
+        self.timer: Any = None
+        #: the caller is still sending progressive invocation chunks
+        self.streaming = False
+        #: a CANCEL in kill mode was forwarded; the callee's answer ends the call
+        self.canceled = False
+
+
+class ChunkInvocation(Invocation):
+    """
+    INVOCATION for one chunk of a progressive call invocation (``Details.progress``).
+    """
+
+    __slots__ = ("chunk_progress",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        Invocation.__init__(self, *args, **kwargs)
+        self.chunk_progress = False
+
+    def marshal(self) -> list[Any]:
+        raw = Invocation.marshal(self)
+        if self.chunk_progress:
+            raw[3]["progress"] = True
+        return raw
+
+
+def _iso_now(clock: Any) -> str:
+    seconds = clock.seconds() if clock is not None else datetime.now(timezone.utc).timestamp()
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Dealer:
@@ -67,13 +141,31 @@ class Dealer:
 
     :param registration_ids: Router-scope id source for new registrations.
     :param strict_uri: Apply the strict URI rule.
+    :param observations: Where registration changes are recorded for the meta API.
+    :param clock: ``callLater()`` and ``seconds()``: runs call timeouts.
+    :param emit: Sends deliveries that a timer produces.
+    :param disclose_caller: Disclose every caller to callees.
     """
 
-    def __init__(self, registration_ids: SequentialIds, strict_uri: bool = False) -> None:
+    def __init__(
+        self,
+        registration_ids: SequentialIds,
+        strict_uri: bool = False,
+        observations: list[tuple[str, Peer, Any]] | None = None,
+        clock: Any = None,
+        emit: Callable[[Deliveries], None] | None = None,
+        disclose_caller: bool = False,
+    ) -> None:
         self._registration_ids = registration_ids
         self._strict_uri = strict_uri
+        self.observations = observations if observations is not None else []
+        self._clock = clock
+        self._emit = emit
+        self._disclose_caller = disclose_caller
         self._index: UriIndex[Registration] = UriIndex()
         self._by_id: dict[int, Registration] = {}
+
+    # lookups (meta API)
 
     def registration(self, registration_id: int) -> Registration | None:
         """
@@ -81,20 +173,53 @@ class Dealer:
         """
         return self._by_id.get(registration_id)
 
+    def registrations(self) -> Iterator[Registration]:
+        """
+        Every registration.
+        """
+        return iter(self._by_id.values())
+
+    def lookup(self, uri: str, match: str = MATCH_EXACT) -> Registration | None:
+        """
+        The registration for exactly this URI (or pattern) and match policy.
+        """
+        return self._index.get(match, uri) if match in MATCH_POLICIES else None
+
+    def best(self, uri: str) -> Registration | None:
+        """
+        The registration a call to ``uri`` would be routed to.
+        """
+        return self._index.best(uri)
+
+    # client requests
+
     def register(self, peer: Peer, msg: Register) -> Deliveries:
         """
-        Register ``peer`` as the callee of a procedure; a procedure has one callee.
+        Add ``peer`` as a callee of a procedure. The first registration's invocation policy rules:
+        ``single`` refuses any second callee, other policies refuse a registration asking another.
         """
         match = msg.match or MATCH_EXACT
         if is_reserved(msg.procedure) or not is_valid_uri(msg.procedure, match, self._strict_uri):
             return [(peer, error_for(msg, uris.INVALID_URI, "invalid procedure URI {!r}".format(msg.procedure)))]
-        if self._index.get(match, msg.procedure) is not None:
-            return [(peer, error_for(msg, uris.PROCEDURE_ALREADY_EXISTS))]
-        registration = Registration(self._registration_ids.next(), msg.procedure, match, INVOKE_SINGLE)
+        invoke = msg.invoke or INVOKE_SINGLE
+        registration = self._index.get(match, msg.procedure)
+        if registration is not None:
+            if registration.invoke == INVOKE_SINGLE or invoke == INVOKE_SINGLE or peer in registration.callees:
+                return [(peer, error_for(msg, uris.PROCEDURE_ALREADY_EXISTS))]
+            if invoke != registration.invoke:
+                return [(peer, error_for(msg, uris.PROCEDURE_EXISTS_INVOCATION_POLICY_CONFLICT,
+                                         "registered with invocation policy {!r}".format(registration.invoke)))]
+        else:
+            options = options_of(msg)
+            registration = Registration(self._registration_ids.next(), msg.procedure, match, invoke,
+                                        _iso_now(self._clock), disclose_caller=bool(options.get("disclose_caller")),
+                                        forward_timeout=bool(options.get("forward_timeout")))
+            self._index.add(match, msg.procedure, registration)
+            self._by_id[registration.id] = registration
+            self.observations.append((uris.REGISTRATION_ON_CREATE, peer, registration))
         registration.callees.append(peer)
-        self._index.add(match, msg.procedure, registration)
-        self._by_id[registration.id] = registration
         peer.registrations.add(registration.id)
+        self.observations.append((uris.REGISTRATION_ON_REGISTER, peer, registration))
         return [(peer, Registered(msg.request, registration.id))]
 
     def unregister(self, peer: Peer, msg: Unregister) -> Deliveries:
@@ -108,32 +233,70 @@ class Dealer:
 
     def call(self, peer: Peer, msg: Call) -> Deliveries:
         """
-        Route a CALL to the callee as an INVOCATION carrying a request id of the callee's session.
+        Route a CALL to a callee as an INVOCATION carrying a request id of the callee's session.
+        A CALL with ``progress`` continues (or starts) a progressive call invocation.
         """
+        options = options_of(msg)
+        pending = peer.calls.get(msg.request)
+        if pending is not None:
+            return self._next_chunk(pending, msg, bool(options.get("progress")))
         if not is_valid_uri(msg.procedure, MATCH_EXACT, self._strict_uri):
             return [(peer, error_for(msg, uris.INVALID_URI, "invalid procedure URI {!r}".format(msg.procedure)))]
         registration = self._index.best(msg.procedure)
         if registration is None:
             return [(peer, error_for(msg, uris.NO_SUCH_PROCEDURE, "no callee registered for {!r}".format(msg.procedure)))]
-        callee = registration.callees[0]
+        callee = registration.pick()
+        streaming = bool(options.get("progress"))
+        if streaming and not callee.has_feature("callee", "progressive_call_invocations"):
+            return [(peer, error_for(msg, uris.FEATURE_NOT_SUPPORTED,
+                                     "the callee does not accept progressive call invocations"))]
         progressive = bool(msg.receive_progress) and callee.has_feature("callee", "progressive_call_results")
-        invocation_request = callee.request_ids.next()
-        pending = PendingCall(peer, msg.request, callee, invocation_request, progressive)
-        callee.invocations[invocation_request] = pending
+        pending = PendingCall(peer, msg.request, callee, callee.request_ids.next(), registration, progressive)
+        pending.streaming = streaming
+        callee.invocations[pending.invocation_request] = pending
         peer.calls[msg.request] = pending
-        invocation = Invocation(
-            invocation_request,
+        timeout = msg.timeout or 0
+        forward_timeout = registration.forward_timeout and timeout > 0
+        if timeout > 0 and not forward_timeout and self._clock is not None:
+            pending.timer = self._clock.callLater(timeout / 1000.0, self._expire, pending)
+        disclose = self._disclose_caller or registration.disclose_caller or bool(options.get("disclose_me"))
+        invocation = (ChunkInvocation if streaming else Invocation)(
+            pending.invocation_request,
             registration.id,
             args=msg.args,
             kwargs=msg.kwargs,
             payload=msg.payload,
+            timeout=timeout if forward_timeout else None,
             receive_progress=True if progressive else None,
+            caller=peer.session_id if disclose else None,
+            caller_authid=peer.authid if disclose else None,
+            caller_authrole=peer.authrole if disclose else None,
             procedure=msg.procedure if registration.match != MATCH_EXACT else None,
             enc_algo=msg.enc_algo,
             enc_key=msg.enc_key,
             enc_serializer=msg.enc_serializer,
         )
+        if streaming:
+            invocation.chunk_progress = True
         return [(callee, invocation)]
+
+    def cancel(self, peer: Peer, msg: Cancel) -> Deliveries:
+        """
+        Cancel a pending call: ``skip`` answers the caller now and drops the callee's late answer,
+        ``kill`` interrupts the callee and waits for its answer, ``killnowait`` does both at once.
+        A callee that did not announce ``call_canceling`` is always treated as ``skip``. Canceling a
+        call already answered does nothing.
+        """
+        pending = peer.calls.get(msg.request)
+        if pending is None or pending.canceled:
+            return []
+        mode = msg.mode or CANCEL_KILLNOWAIT
+        if not pending.callee.has_feature("callee", "call_canceling"):
+            mode = CANCEL_SKIP
+        if mode == CANCEL_KILL:
+            pending.canceled = True
+            return [(pending.callee, Interrupt(pending.invocation_request, mode=Interrupt.KILL, reason=uris.CANCELED))]
+        return self._abandon(pending, uris.CANCELED, "the call was canceled", mode == CANCEL_KILLNOWAIT)
 
     def yield_(self, peer: Peer, msg: Yield) -> Deliveries:
         """
@@ -178,6 +341,21 @@ class Dealer:
         )
         return [(pending.caller, error)]
 
+    # router requests
+
+    def remove_callee(self, peer: Peer, registration_id: int, reason: str | None = None) -> Deliveries:
+        """
+        Take ``peer`` off a registration; a callee that announced ``registration_revocation`` is
+        told with ``UNREGISTERED(0, {registration, reason})``.
+        """
+        registration = self._by_id.get(registration_id)
+        if registration is None or peer not in registration.callees:
+            return []
+        self._drop_callee(peer, registration)
+        if peer.has_feature("callee", "registration_revocation"):
+            return [(peer, Unregistered(0, registration=registration_id, reason=reason))]
+        return []
+
     def undeliverable(self, peer: Peer, msg: Invocation | Result | Error) -> Deliveries:
         """
         ``msg`` was too large for ``peer``'s transport: the call it belongs to ends with ERROR
@@ -195,13 +373,9 @@ class Dealer:
                                      args=["the result is larger than this session accepts"]))]
         if pending is None:
             return []
-        self._finish(pending)
-        out: Deliveries = [(pending.caller, Error(Call.MESSAGE_TYPE, pending.call_request, uris.PAYLOAD_SIZE_EXCEEDED,
-                                                  args=["a message of this call is larger than its receiver accepts"]))]
-        if not isinstance(msg, Invocation) and pending.callee.has_feature("callee", "call_canceling"):
-            out.append((pending.callee, Interrupt(pending.invocation_request, mode=Interrupt.KILLNOWAIT,
-                                                  reason=uris.PAYLOAD_SIZE_EXCEEDED)))
-        return out
+        interrupt = not isinstance(msg, Invocation) and pending.callee.has_feature("callee", "call_canceling")
+        return self._abandon(pending, uris.PAYLOAD_SIZE_EXCEEDED,
+                             "a message of this call is larger than its receiver accepts", interrupt)
 
     def detach(self, peer: Peer) -> Deliveries:
         """
@@ -222,6 +396,42 @@ class Dealer:
                                                       reason=uris.CANCELED)))
         return out
 
+    # internals
+
+    def _next_chunk(self, pending: PendingCall, msg: Call, progress: bool) -> Deliveries:
+        """
+        A further CALL with the request id of a pending call: the next chunk of a progressive call
+        invocation, routed to the same callee and invocation. Chunks after the last are dropped.
+        """
+        if not pending.streaming:
+            raise ProtocolViolation("CALL reuses request id {} of a call in progress".format(msg.request))
+        pending.streaming = progress
+        invocation = ChunkInvocation(pending.invocation_request, pending.registration.id,
+                                     args=msg.args, kwargs=msg.kwargs, payload=msg.payload)
+        invocation.chunk_progress = progress
+        return [(pending.callee, invocation)]
+
+    def _expire(self, pending: PendingCall) -> None:
+        pending.timer = None
+        if pending.caller.calls.get(pending.call_request) is not pending:
+            return
+        interrupt = pending.callee.has_feature("callee", "call_canceling")
+        out = self._abandon(pending, uris.TIMEOUT, "the call timed out", interrupt)
+        if self._emit is not None:
+            self._emit(out)
+
+    def _abandon(self, pending: PendingCall, error_uri: str, text: str, interrupt: bool) -> Deliveries:
+        """
+        End a call now: ERROR ``error_uri`` to the caller, INTERRUPT killnowait to the callee if
+        asked; the callee's late answer is dropped.
+        """
+        self._finish(pending)
+        out: Deliveries = [(pending.caller, Error(Call.MESSAGE_TYPE, pending.call_request, error_uri, args=[text]))]
+        if interrupt:
+            out.append((pending.callee, Interrupt(pending.invocation_request, mode=Interrupt.KILLNOWAIT,
+                                                  reason=error_uri)))
+        return out
+
     def _answered(self, peer: Peer, invocation_request: int) -> PendingCall | None:
         """
         The pending call a callee's YIELD or ERROR answers; ``None`` for a late answer to a call that
@@ -235,13 +445,19 @@ class Dealer:
     def _finish(self, pending: PendingCall) -> None:
         pending.callee.invocations.pop(pending.invocation_request, None)
         pending.caller.calls.pop(pending.call_request, None)
+        if pending.timer is not None:
+            if pending.timer.active():
+                pending.timer.cancel()
+            pending.timer = None
 
     def _drop_callee(self, peer: Peer, registration: Registration) -> None:
         registration.callees.remove(peer)
         peer.registrations.discard(registration.id)
+        self.observations.append((uris.REGISTRATION_ON_UNREGISTER, peer, registration))
         if not registration.callees:
             self._index.remove(registration.match, registration.uri)
             del self._by_id[registration.id]
+            self.observations.append((uris.REGISTRATION_ON_DELETE, peer, registration))
 
 
 __all__ = ["Dealer", "Registration", "PendingCall"]

@@ -32,6 +32,19 @@ def _leading_match(pattern: tuple[str, ...]) -> int:
     return count
 
 
+def pattern_matches(match: str, pattern: str, uri: str) -> bool:
+    """
+    Tell whether one pattern under one match policy matches a concrete ``uri``.
+    """
+    if match == MATCH_EXACT:
+        return pattern == uri
+    if match == MATCH_PREFIX:
+        return uri.startswith(pattern)
+    parts = pattern.split(".")
+    components = uri.split(".")
+    return len(parts) == len(components) and _wildcard_matches(tuple(parts), components)
+
+
 class UriIndex(Generic[T]):
     """
     A map from (match policy, URI pattern) to one item, with lookups by concrete URI.

@@ -34,6 +34,7 @@ class Peer:
         "roles",
         "transport_info",
         "link",
+        "machine",
         "gone",
         "request_ids",
         "subscriptions",
@@ -62,6 +63,8 @@ class Peer:
         self.authprovider = authprovider
         self.roles = roles
         self.link = link
+        #: the session machine that runs this session (set by it), so the router can close it
+        self.machine: Any = None
         self.transport_info = transport_info or {}
         #: set once the session has left its realm; nothing more is delivered to it
         self.gone = False
@@ -75,6 +78,19 @@ class Peer:
         self.invocations: dict[int, Any] = {}
         #: call request id -> pending call, for calls this peer made
         self.calls: dict[int, Any] = {}
+
+    def details(self) -> dict[str, Any]:
+        """
+        The session as the meta API describes it (``wamp.session.get``, ``on_join``).
+        """
+        return {
+            "session": self.session_id,
+            "authid": self.authid,
+            "authrole": self.authrole,
+            "authmethod": self.authmethod,
+            "authprovider": self.authprovider,
+            "transport": dict(self.transport_info),
+        }
 
     def has_feature(self, role: str, feature: str) -> bool:
         """

@@ -1,11 +1,13 @@
 """
-A realm: the routing domain that owns one broker, one dealer and the sessions joined to it (sans-IO).
+A realm: the routing domain that owns one broker, one dealer, the meta API and the sessions
+joined to it (sans-IO).
 """
 
-from typing import Callable
+from typing import Any, Callable
 
 from autobahn.wamp.message import (
     Call,
+    Cancel,
     Error,
     Invocation,
     Message,
@@ -18,10 +20,11 @@ from autobahn.wamp.message import (
     Yield,
 )
 
-from router.broker import Broker
+from router.broker import Broker, HistoryRule, Observations
 from router.dealer import Dealer
 from router.errors import ProtocolViolation
 from router.ids import SequentialIds
+from router.meta import MetaApi
 from router.peer import Peer
 from router.replies import Deliveries
 
@@ -34,6 +37,11 @@ class Realm:
     :param subscription_ids: Router-scope id source for subscriptions.
     :param registration_ids: Router-scope id source for registrations.
     :param strict_uri: Apply the strict URI rule to topics and procedures.
+    :param clock: ``seconds()`` and ``callLater()`` for call timeouts and time stamps.
+    :param emit: Sends deliveries that arise outside of a message (timer expiry).
+    :param history: Topics that keep an event history.
+    :param disclose_publisher: Disclose every publisher to subscribers.
+    :param disclose_caller: Disclose every caller to callees.
     """
 
     def __init__(
@@ -42,17 +50,28 @@ class Realm:
         subscription_ids: SequentialIds,
         registration_ids: SequentialIds,
         strict_uri: bool = False,
+        clock: Any = None,
+        emit: Callable[[Deliveries], None] | None = None,
+        history: tuple[HistoryRule, ...] = (),
+        disclose_publisher: bool = False,
+        disclose_caller: bool = False,
     ) -> None:
         self.name = name
-        self.broker = Broker(subscription_ids, strict_uri=strict_uri)
-        self.dealer = Dealer(registration_ids, strict_uri=strict_uri)
+        #: changes to subscriptions and registrations since the meta API last looked
+        self.observations: Observations = []
+        self.broker = Broker(subscription_ids, strict_uri=strict_uri, observations=self.observations, clock=clock,
+                             history=history, disclose_publisher=disclose_publisher)
+        self.dealer = Dealer(registration_ids, strict_uri=strict_uri, observations=self.observations, clock=clock,
+                             emit=emit, disclose_caller=disclose_caller)
         #: session id -> peer, in join order
         self.peers: dict[int, Peer] = {}
-        self._dispatch: dict[type, Callable[[Peer, Message], Deliveries]] = {
+        self.meta = MetaApi(self)
+        self._dispatch: dict[type, Callable[[Peer, Any], Deliveries]] = {
             Publish: self.broker.publish,
             Subscribe: self.broker.subscribe,
             Unsubscribe: self.broker.unsubscribe,
-            Call: self.dealer.call,
+            Call: self._call,
+            Cancel: self.dealer.cancel,
             Register: self.dealer.register,
             Unregister: self.dealer.unregister,
             Yield: self.dealer.yield_,
@@ -64,7 +83,7 @@ class Realm:
         Add an established session to the realm.
         """
         self.peers[peer.session_id] = peer
-        return []
+        return self.meta.joined(peer)
 
     def leave(self, peer: Peer) -> Deliveries:
         """
@@ -73,7 +92,12 @@ class Realm:
         if self.peers.pop(peer.session_id, None) is None:
             return []
         peer.gone = True
-        return self.broker.detach(peer) + self.dealer.detach(peer)
+        out = self.meta.leaving(peer)
+        out += self.broker.detach(peer)
+        out += self.dealer.detach(peer)
+        out += self.meta.observe()
+        out += self.meta.left(peer)
+        return out
 
     def process(self, peer: Peer, msg: Message) -> Deliveries:
         """
@@ -84,7 +108,10 @@ class Realm:
         handler = self._dispatch.get(type(msg))
         if handler is None:
             raise ProtocolViolation("unexpected {} message on an established session".format(type(msg).__name__.upper()))
-        return handler(peer, msg)
+        out = handler(peer, msg)
+        if self.observations:
+            out += self.meta.observe()
+        return out
 
     def undeliverable(self, peer: Peer, msg: Message) -> Deliveries:
         """
@@ -94,6 +121,11 @@ class Realm:
         if isinstance(msg, (Invocation, Result, Error)):
             return self.dealer.undeliverable(peer, msg)
         return []
+
+    def _call(self, peer: Peer, msg: Call) -> Deliveries:
+        if self.meta.provides(msg.procedure):
+            return self.meta.call(peer, msg)
+        return self.dealer.call(peer, msg)
 
     def _callee_error(self, peer: Peer, msg: Error) -> Deliveries:
         if msg.request_type != Invocation.MESSAGE_TYPE:

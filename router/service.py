@@ -57,7 +57,7 @@ class RouterService(Service):
             reactor = global_reactor
         self._reactor = reactor
         self.config = config
-        self.router = Router(config.router)
+        self.router = Router(config.router, clock=reactor)
         self.sessions = SessionFactory(self.router, reactor)
         self._endpoints = [
             (listener, endpoints.serverFromString(reactor, listener.endpoint),

@@ -120,8 +120,8 @@ class MemoryRouter:
     """
 
     def __init__(self, options: RouterOptions | None = None, clock: Any = None) -> None:
-        self.router = Router(options)
         self.clock = clock if clock is not None else Clock()
+        self.router = Router(options, clock=self.clock)
         self.sessions = SessionFactory(self.router, self.clock)
         self._pump = _Pump()
 

@@ -19,7 +19,7 @@ AUTHORIZATION_FAILED = "wamp.error.authorization_failed"
 NO_SUCH_REALM = "wamp.error.no_such_realm"
 NO_SUCH_ROLE = "wamp.error.no_such_role"
 
-# Advanced Profile errors used so far
+# Advanced Profile errors
 NO_MATCHING_AUTH_METHOD = "wamp.error.no_matching_auth_method"
 OPTION_NOT_ALLOWED = "wamp.error.option_not_allowed"
 FEATURE_NOT_SUPPORTED = "wamp.error.feature_not_supported"
@@ -33,3 +33,23 @@ CLOSE_KILLED = "wamp.close.killed"
 
 #: Prefix reserved for the router: clients may not register or publish below it.
 RESERVED_PREFIX = "wamp."
+
+# Advanced Profile errors for the dealer and the meta API
+TIMEOUT = "wamp.error.timeout"
+NO_SUCH_SESSION = "wamp.error.no_such_session"
+NO_AVAILABLE_CALLEE = "wamp.error.no_available_callee"
+OPTION_DISALLOWED_DISCLOSE_ME = "wamp.error.option_disallowed.disclose_me"
+#: a shared registration asked for another invocation policy than the existing one (Bondy's URI)
+PROCEDURE_EXISTS_INVOCATION_POLICY_CONFLICT = "wamp.error.procedure_exists_invocation_policy_conflict"
+
+# Meta API events
+SESSION_ON_JOIN = "wamp.session.on_join"
+SESSION_ON_LEAVE = "wamp.session.on_leave"
+SUBSCRIPTION_ON_CREATE = "wamp.subscription.on_create"
+SUBSCRIPTION_ON_SUBSCRIBE = "wamp.subscription.on_subscribe"
+SUBSCRIPTION_ON_UNSUBSCRIBE = "wamp.subscription.on_unsubscribe"
+SUBSCRIPTION_ON_DELETE = "wamp.subscription.on_delete"
+REGISTRATION_ON_CREATE = "wamp.registration.on_create"
+REGISTRATION_ON_REGISTER = "wamp.registration.on_register"
+REGISTRATION_ON_UNREGISTER = "wamp.registration.on_unregister"
+REGISTRATION_ON_DELETE = "wamp.registration.on_delete"

@@ -144,6 +144,7 @@ class SessionFactory:
 
     def __init__(self, router: Router, reactor: IReactorTime) -> None:
         self.router = router
+        router.emit = deliver
         self._reactor = reactor
         #: handlers whose connection is open
         self.live: set[SessionHandler] = set()

@@ -192,3 +192,13 @@ class TestStrictUris:
         loose = joined(router, "loose")
         assert only(strict.receive(Subscribe(1, "com.Example"))).error == "wamp.error.invalid_uri"
         assert type(only(loose.receive(Subscribe(1, "com.Example")))).__name__ == "Subscribed"
+
+
+class TestFeatureSpellings:
+    def test_known_spelling_variants_are_accepted(self):
+        """call_cancelling and progressive_calls in HELLO count as call_canceling and progressive_call_invocations."""
+        from tests.unit.helpers import joined_with_features
+
+        machine = joined_with_features(Router(), call_cancelling=True, progressive_calls=True)
+        assert machine.peer.has_feature("callee", "call_canceling")
+        assert machine.peer.has_feature("callee", "progressive_call_invocations")
