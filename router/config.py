@@ -12,9 +12,10 @@ from typing import Any
 import yaml
 from twisted.internet import endpoints
 
+from router.broker import HistoryRule
 from router.core import RealmOptions, RouterOptions
 from router.transport.serializers import SERIALIZERS
-from router.uri import is_valid_uri
+from router.uri import MATCH_EXACT, MATCH_POLICIES, is_valid_uri
 
 LISTENER_TYPES = ("universal", "websocket", "rawsocket")
 DEFAULT_ENDPOINT = "tcp:8080:interface=127.0.0.1"
@@ -93,15 +94,38 @@ class _Reader:
         return value
 
 
+def _history_rule(reader: _Reader, value: Any, path: str) -> HistoryRule:
+    doc = reader.mapping(value, path, ("uri", "match", "limit"))
+    if "uri" not in doc:
+        raise reader.fail(path + ".uri", "missing")
+    uri = reader.typed(doc["uri"], path + ".uri", str, "a string")
+    match = reader.typed(doc.get("match", MATCH_EXACT), path + ".match", str, "a string")
+    if match not in MATCH_POLICIES:
+        raise reader.fail(path + ".match", "must be one of {}".format(", ".join(MATCH_POLICIES)))
+    if not is_valid_uri(uri, match):
+        raise reader.fail(path + ".uri", "{!r} is not a valid {} topic pattern".format(uri, match))
+    limit = reader.typed(doc.get("limit", 100), path + ".limit", int, "an integer")
+    if not 1 <= limit <= 100_000:
+        raise reader.fail(path + ".limit", "must be between 1 and 100000")
+    return HistoryRule(uri, match, limit)
+
+
 def _realm(reader: _Reader, value: Any, path: str) -> tuple[str, RealmOptions]:
-    doc = reader.mapping(value, path, ("name", "strict_uri"))
+    doc = reader.mapping(value, path, ("name", "strict_uri", "history", "disclose_publisher", "disclose_caller"))
     if "name" not in doc:
         raise reader.fail(path + ".name", "missing")
     name = reader.typed(doc["name"], path + ".name", str, "a string")
     if not is_valid_uri(name):
         raise reader.fail(path + ".name", "{!r} is not a valid realm URI".format(name))
-    strict = reader.typed(doc.get("strict_uri", False), path + ".strict_uri", bool, "true or false")
-    return name, RealmOptions(strict_uri=strict)
+    flags = {
+        key: reader.typed(doc.get(key, False), "{}.{}".format(path, key), bool, "true or false")
+        for key in ("strict_uri", "disclose_publisher", "disclose_caller")
+    }
+    history = tuple(
+        _history_rule(reader, rule, "{}.history[{}]".format(path, i))
+        for i, rule in enumerate(reader.items(doc.get("history", []), path + ".history"))
+    )
+    return name, RealmOptions(history=history, **flags)
 
 
 def _listener(reader: _Reader, value: Any, path: str) -> ListenerConfig:

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from autobahn.wamp.message import Abort, Goodbye, Hello, Message, Welcome
+from autobahn.wamp.role import RoleBrokerFeatures, RoleDealerFeatures
 from twisted.logger import Logger
 
 from router import uris
@@ -43,6 +44,8 @@ class RouterWelcome(Welcome):
     def marshal(self) -> list[Any]:
         raw = Welcome.marshal(self)
         raw[2]["agent"] = AGENT
+        # Autobahn's role classes drop features they do not know (progressive_call_invocations)
+        raw[2]["roles"] = router_roles()
         return raw
 
 
@@ -66,6 +69,10 @@ def _announced_roles(hello: Hello) -> dict[str, dict[str, Any]]:
             announced.update(raw["features"])
         roles[name] = {FEATURE_ALIASES.get(k, k): v for k, v in announced.items()}
     return roles
+
+
+#: placeholder roles for Autobahn's WELCOME constructor; RouterWelcome.marshal writes the real ones
+_WELCOME_ROLES = {"broker": RoleBrokerFeatures(), "dealer": RoleDealerFeatures()}
 
 
 def _anonymous_authid() -> str:
@@ -218,7 +225,7 @@ class SessionMachine:
         self._router.sessions[session_id] = realm.name
         welcome = RouterWelcome(
             session_id,
-            router_roles(),
+            _WELCOME_ROLES,
             realm=realm.name,
             authid=peer.authid,
             authrole=peer.authrole,

@@ -83,3 +83,35 @@ def test_options_refuse_bad_endpoint_and_loglevel():
         Options().parseOptions(["--listen", "nonsense:1"])
     with pytest.raises(UsageError, match="--loglevel"):
         Options().parseOptions(["--loglevel", "loud"])
+
+
+def test_realm_history_and_disclosure():
+    """Realm history rules and disclosure flags are read into the realm options."""
+    config = parse_config(
+        {
+            "realms": [{"name": "app", "disclose_caller": True, "disclose_publisher": True,
+                        "history": [{"uri": "com.app.", "match": "prefix", "limit": 10}, {"uri": "com.log"}]}],
+            "listeners": [{"endpoint": "tcp:1"}],
+        },
+        "x.yaml",
+    )
+    options = config.router.realms["app"]
+    assert options.disclose_caller and options.disclose_publisher
+    assert [(r.uri, r.match, r.limit) for r in options.history] == [("com.app.", "prefix", 10), ("com.log", "exact", 100)]
+
+
+@pytest.mark.parametrize(
+    "rule, path",
+    [
+        ({"match": "prefix"}, "realms[0].history[0].uri"),
+        ({"uri": "a..b"}, "realms[0].history[0].uri"),
+        ({"uri": "a", "match": "regex"}, "realms[0].history[0].match"),
+        ({"uri": "a", "limit": 0}, "realms[0].history[0].limit"),
+        ({"uri": "a", "keep": 1}, "realms[0].history[0].keep"),
+    ],
+)
+def test_bad_history_rules(rule, path):
+    """Invalid history rules are refused naming their key path."""
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"realms": [{"name": "a", "history": [rule]}], "listeners": [{"endpoint": "tcp:1"}]}, "c.yaml")
+    assert raised.value.path == path
