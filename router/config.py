@@ -6,6 +6,7 @@ The format is documented in README.md ("Configuration").
 """
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,22 @@ class ListenerConfig:
     serializers: tuple[str, ...] = DEFAULT_SERIALIZERS
     #: largest message accepted, in bytes
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    #: a directory served as static files at ``/`` by a universal listener (else the info page)
+    web_root: str | None = None
+
+
+@dataclass(frozen=True)
+class ComponentConfig:
+    """
+    An ``ApplicationSession`` subclass the router runs in its own process, joined in memory.
+    """
+
+    #: import path of the class, e.g. ``components.ticker.Ticker``
+    classname: str
+    #: the realm it joins
+    realm: str
+    #: handed to the component as ``config.extra``
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,15 @@ class Config:
 
     router: RouterOptions = field(default_factory=RouterOptions)
     listeners: tuple[ListenerConfig, ...] = (ListenerConfig(DEFAULT_ENDPOINT),)
+    components: tuple[ComponentConfig, ...] = ()
+
+
+def default_config() -> Config:
+    """
+    The built-in default: realm ``realm1``, anonymous access, one universal listener on
+    127.0.0.1:8080.
+    """
+    return Config()
 
 
 class _Reader:
@@ -129,7 +155,7 @@ def _realm(reader: _Reader, value: Any, path: str) -> tuple[str, RealmOptions]:
 
 
 def _listener(reader: _Reader, value: Any, path: str) -> ListenerConfig:
-    doc = reader.mapping(value, path, ("endpoint", "type", "path", "serializers", "max_message_size"))
+    doc = reader.mapping(value, path, ("endpoint", "type", "path", "serializers", "max_message_size", "web_root"))
     if "endpoint" not in doc:
         raise reader.fail(path + ".endpoint", "missing")
     endpoint = reader.typed(doc["endpoint"], path + ".endpoint", str, "a Twisted endpoint string")
@@ -150,7 +176,30 @@ def _listener(reader: _Reader, value: Any, path: str) -> ListenerConfig:
                         int, "an integer")
     if not 512 <= size <= 2**24:
         raise reader.fail(path + ".max_message_size", "must be between 512 and 16777216 bytes")
-    return ListenerConfig(endpoint, kind, ws_path, tuple(names), size)
+    web_root = doc.get("web_root")
+    if web_root is not None:
+        reader.typed(web_root, path + ".web_root", str, "a directory path")
+        if kind != "universal":
+            raise reader.fail(path + ".web_root", "only a universal listener serves web files")
+        if not os.path.isdir(web_root):
+            raise reader.fail(path + ".web_root", "{!r} is not a directory".format(web_root))
+    return ListenerConfig(endpoint, kind, ws_path, tuple(names), size, web_root)
+
+
+def _component(reader: _Reader, value: Any, path: str, realms: dict[str, RealmOptions],
+               auto_create: bool) -> ComponentConfig:
+    doc = reader.mapping(value, path, ("class", "realm", "extra"))
+    for key in ("class", "realm"):
+        if key not in doc:
+            raise reader.fail("{}.{}".format(path, key), "missing")
+    classname = reader.typed(doc["class"], path + ".class", str, "a dotted import path")
+    if "." not in classname:
+        raise reader.fail(path + ".class", "must be a dotted import path like components.ticker.Ticker")
+    realm = reader.typed(doc["realm"], path + ".realm", str, "a string")
+    if realm not in realms and not auto_create:
+        raise reader.fail(path + ".realm", "realm {!r} is not configured".format(realm))
+    extra = reader.typed(doc.get("extra", {}), path + ".extra", dict, "a mapping")
+    return ComponentConfig(classname, realm, extra)
 
 
 def parse_config(document: Any, source: str) -> Config:
@@ -162,7 +211,8 @@ def parse_config(document: Any, source: str) -> Config:
     :raises ConfigError: naming the key path of the first problem.
     """
     reader = _Reader(source)
-    doc = reader.mapping(document if document is not None else {}, "", ("realms", "listeners", "auto_create_realms"))
+    doc = reader.mapping(document if document is not None else {}, "",
+                         ("realms", "listeners", "auto_create_realms", "components"))
     realms: dict[str, RealmOptions] = {}
     for i, value in enumerate(reader.items(doc.get("realms", []), "realms")):
         name, options = _realm(reader, value, "realms[{}]".format(i))
@@ -176,7 +226,11 @@ def parse_config(document: Any, source: str) -> Config:
     )
     if not listeners:
         raise reader.fail("listeners", "at least one listener is needed")
-    return Config(RouterOptions(realms=realms, auto_create_realms=auto), listeners)
+    components = tuple(
+        _component(reader, value, "components[{}]".format(i), realms, auto)
+        for i, value in enumerate(reader.items(doc.get("components", []), "components"))
+    )
+    return Config(RouterOptions(realms=realms, auto_create_realms=auto), listeners, components)
 
 
 def check_endpoint(description: str, source: str, path: str) -> None:

@@ -8,7 +8,7 @@ from twisted.application.service import IService
 from twisted.internet import defer
 from twisted.python import usage
 
-from router.config import Config, ConfigError, ListenerConfig, check_endpoint, load_config
+from router.config import Config, ConfigError, ListenerConfig, check_endpoint, default_config, load_config
 from router.core import RealmOptions, RouterOptions
 from router.service import RouterService
 from router.uri import is_valid_uri
@@ -70,7 +70,7 @@ def build_config(options: Any) -> Config:
         source = options["config"]
         realms = dict(config.router.realms)
     else:
-        config = Config()
+        config = default_config()
         source = "built-in default"
         realms = {} if options["realm"] else dict(config.router.realms)
     for name in options["realm"]:
@@ -83,7 +83,8 @@ def build_config(options: Any) -> Config:
         source = "--listen"
     for i, listener in enumerate(listeners):
         check_endpoint(listener.endpoint, source, "listeners[{}].endpoint".format(i))
-    return Config(RouterOptions(realms=realms, auto_create_realms=config.router.auto_create_realms), listeners)
+    router_options = RouterOptions(realms=realms, auto_create_realms=config.router.auto_create_realms)
+    return Config(router_options, listeners, config.components)
 
 
 class TwistdRouterService(RouterService):
