@@ -220,17 +220,18 @@ class Broker:
         self._drop_subscriber(peer, self._by_id[msg.subscription])
         return [(peer, Unsubscribed(msg.request))]
 
-    def publish(self, peer: Peer, msg: Publish) -> Deliveries:
+    def publish(self, peer: Peer, msg: Publish, disclose: bool = False) -> Deliveries:
         """
         Route a publication: one EVENT per matching subscription to each eligible subscriber, the
         publisher excluded unless it asked otherwise, and PUBLISHED when acknowledgement was asked.
+        The publisher is disclosed when it asked, when ``disclose`` or when the realm says so.
         """
         topic = msg.topic
         if is_reserved(topic) or not is_valid_uri(topic, MATCH_EXACT, self._strict_uri):
             if msg.acknowledge:
                 return [(peer, error_for(msg, uris.INVALID_URI, "invalid topic URI {!r}".format(topic)))]
             return []
-        disclose = self._disclose_publisher or bool(options_of(msg).get("disclose_me"))
+        disclose = disclose or self._disclose_publisher or bool(options_of(msg).get("disclose_me"))
         publication = self._publication_id()
         out = self._dispatch(publication, msg, peer, disclose)
         if msg.retain:

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from twisted.internet import endpoints
 
+from router.auth.config import parse_auth, parse_roles
 from router.broker import HistoryRule
 from router.core import RealmOptions, RouterOptions
 from router.transport.serializers import SERIALIZERS
@@ -54,6 +55,8 @@ class ListenerConfig:
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     #: a directory served as static files at ``/`` by a universal listener (else the info page)
     web_root: str | None = None
+    #: authentication methods by name (anonymous only when ``None``)
+    auth: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ def _history_rule(reader: _Reader, value: Any, path: str) -> HistoryRule:
 
 
 def _realm(reader: _Reader, value: Any, path: str) -> tuple[str, RealmOptions]:
-    doc = reader.mapping(value, path, ("name", "strict_uri", "history", "disclose_publisher", "disclose_caller"))
+    doc = reader.mapping(value, path, ("name", "strict_uri", "history", "disclose_publisher", "disclose_caller", "roles"))
     if "name" not in doc:
         raise reader.fail(path + ".name", "missing")
     name = reader.typed(doc["name"], path + ".name", str, "a string")
@@ -151,11 +154,12 @@ def _realm(reader: _Reader, value: Any, path: str) -> tuple[str, RealmOptions]:
         _history_rule(reader, rule, "{}.history[{}]".format(path, i))
         for i, rule in enumerate(reader.items(doc.get("history", []), path + ".history"))
     )
-    return name, RealmOptions(history=history, **flags)
+    roles = parse_roles(reader, doc["roles"], path + ".roles") if "roles" in doc else None
+    return name, RealmOptions(history=history, roles=roles, **flags)
 
 
 def _listener(reader: _Reader, value: Any, path: str) -> ListenerConfig:
-    doc = reader.mapping(value, path, ("endpoint", "type", "path", "serializers", "max_message_size", "web_root"))
+    doc = reader.mapping(value, path, ("endpoint", "type", "path", "serializers", "max_message_size", "web_root", "auth"))
     if "endpoint" not in doc:
         raise reader.fail(path + ".endpoint", "missing")
     endpoint = reader.typed(doc["endpoint"], path + ".endpoint", str, "a Twisted endpoint string")
@@ -183,7 +187,8 @@ def _listener(reader: _Reader, value: Any, path: str) -> ListenerConfig:
             raise reader.fail(path + ".web_root", "only a universal listener serves web files")
         if not os.path.isdir(web_root):
             raise reader.fail(path + ".web_root", "{!r} is not a directory".format(web_root))
-    return ListenerConfig(endpoint, kind, ws_path, tuple(names), size, web_root)
+    auth = parse_auth(reader, doc["auth"], path + ".auth") if "auth" in doc else None
+    return ListenerConfig(endpoint, kind, ws_path, tuple(names), size, web_root, auth=auth)
 
 
 def _component(reader: _Reader, value: Any, path: str, realms: dict[str, RealmOptions],

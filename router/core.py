@@ -5,6 +5,7 @@ The router core: the realms and the id sources they share (sans-IO).
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from router.authorizer import Permission
 from router.broker import HistoryRule
 from router.ids import SequentialIds, random_id
 from router.realm import Realm
@@ -28,6 +29,8 @@ class RealmOptions:
     disclose_publisher: bool = False
     #: disclose every caller to callees, whether or not it asked
     disclose_caller: bool = False
+    #: role -> permissions; ``None`` lets every session do everything
+    roles: dict[str, tuple[Permission, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class Router:
     def _add_realm(self, name: str, options: RealmOptions) -> Realm:
         realm = Realm(name, self._subscription_ids, self._registration_ids, strict_uri=options.strict_uri,
                       clock=self.clock, emit=lambda deliveries: self.emit(deliveries), history=options.history,
-                      disclose_publisher=options.disclose_publisher, disclose_caller=options.disclose_caller)
+                      disclose_publisher=options.disclose_publisher, disclose_caller=options.disclose_caller,
+                      roles=options.roles)
         self.realms[name] = realm
         return realm

@@ -231,10 +231,11 @@ class Dealer:
         self._drop_callee(peer, self._by_id[msg.registration])
         return [(peer, Unregistered(msg.request))]
 
-    def call(self, peer: Peer, msg: Call) -> Deliveries:
+    def call(self, peer: Peer, msg: Call, disclose: bool = False) -> Deliveries:
         """
         Route a CALL to a callee as an INVOCATION carrying a request id of the callee's session.
-        A CALL with ``progress`` continues (or starts) a progressive call invocation.
+        A CALL with ``progress`` continues (or starts) a progressive call invocation. The caller is
+        disclosed when it asked, when ``disclose``, or when the registration or realm says so.
         """
         options = options_of(msg)
         pending = peer.calls.get(msg.request)
@@ -259,7 +260,8 @@ class Dealer:
         forward_timeout = registration.forward_timeout and timeout > 0
         if timeout > 0 and not forward_timeout and self._clock is not None:
             pending.timer = self._clock.callLater(timeout / 1000.0, self._expire, pending)
-        disclose = self._disclose_caller or registration.disclose_caller or bool(options.get("disclose_me"))
+        disclose = (disclose or self._disclose_caller or registration.disclose_caller
+                    or bool(options.get("disclose_me")))
         invocation = (ChunkInvocation if streaming else Invocation)(
             pending.invocation_request,
             registration.id,

@@ -20,13 +20,17 @@ from autobahn.wamp.message import (
     Yield,
 )
 
+from twisted.logger import Logger
+
+from router import uris
+from router.authorizer import Authorizer, Permission
 from router.broker import Broker, HistoryRule, Observations
 from router.dealer import Dealer
 from router.errors import ProtocolViolation
 from router.ids import SequentialIds
 from router.meta import MetaApi
 from router.peer import Peer
-from router.replies import Deliveries
+from router.replies import Deliveries, error_for
 
 
 class Realm:
@@ -42,7 +46,10 @@ class Realm:
     :param history: Topics that keep an event history.
     :param disclose_publisher: Disclose every publisher to subscribers.
     :param disclose_caller: Disclose every caller to callees.
+    :param roles: Role permissions; ``None`` allows everything to every session.
     """
+
+    log = Logger()
 
     def __init__(
         self,
@@ -55,8 +62,10 @@ class Realm:
         history: tuple[HistoryRule, ...] = (),
         disclose_publisher: bool = False,
         disclose_caller: bool = False,
+        roles: dict[str, tuple[Permission, ...]] | None = None,
     ) -> None:
         self.name = name
+        self.authorizer = Authorizer(roles)
         #: changes to subscriptions and registrations since the meta API last looked
         self.observations: Observations = []
         self.broker = Broker(subscription_ids, strict_uri=strict_uri, observations=self.observations, clock=clock,
@@ -67,12 +76,12 @@ class Realm:
         self.peers: dict[int, Peer] = {}
         self.meta = MetaApi(self)
         self._dispatch: dict[type, Callable[[Peer, Any], Deliveries]] = {
-            Publish: self.broker.publish,
-            Subscribe: self.broker.subscribe,
+            Publish: self._publish,
+            Subscribe: self._subscribe,
             Unsubscribe: self.broker.unsubscribe,
             Call: self._call,
             Cancel: self.dealer.cancel,
-            Register: self.dealer.register,
+            Register: self._register,
             Unregister: self.dealer.unregister,
             Yield: self.dealer.yield_,
             Error: self._callee_error,
@@ -122,9 +131,36 @@ class Realm:
             return self.dealer.undeliverable(peer, msg)
         return []
 
+    def _denied(self, peer: Peer, msg: Any, action: str, uri: str) -> Deliveries:
+        self.log.info("Denied {action} on {uri} to session {session} ({authid}/{authrole})", action=action,
+                      uri=uri, session=peer.session_id, authid=peer.authid, authrole=peer.authrole)
+        return [(peer, error_for(msg, uris.NOT_AUTHORIZED, "{} on {!r} is not authorized for role {!r}".format(
+            action, uri, peer.authrole)))]
+
+    def _publish(self, peer: Peer, msg: Publish) -> Deliveries:
+        permission = self.authorizer.permission(peer.authrole, msg.topic)
+        if not permission.publish:
+            return self._denied(peer, msg, "publish", msg.topic) if msg.acknowledge else []
+        return self.broker.publish(peer, msg, disclose=permission.disclose_publisher)
+
+    def _subscribe(self, peer: Peer, msg: Subscribe) -> Deliveries:
+        if not self.authorizer.permission(peer.authrole, msg.topic).subscribe:
+            return self._denied(peer, msg, "subscribe", msg.topic)
+        return self.broker.subscribe(peer, msg)
+
+    def _register(self, peer: Peer, msg: Register) -> Deliveries:
+        if not self.authorizer.permission(peer.authrole, msg.procedure).register:
+            return self._denied(peer, msg, "register", msg.procedure)
+        return self.dealer.register(peer, msg)
+
     def _call(self, peer: Peer, msg: Call) -> Deliveries:
-        if self.meta.provides(msg.procedure):
-            return self.meta.call(peer, msg)
+        if peer.calls.get(msg.request) is None:  # later chunks of a progressive call were authorized already
+            permission = self.authorizer.permission(peer.authrole, msg.procedure)
+            if not permission.call:
+                return self._denied(peer, msg, "call", msg.procedure)
+            if self.meta.provides(msg.procedure):
+                return self.meta.call(peer, msg)
+            return self.dealer.call(peer, msg, disclose=permission.disclose_caller)
         return self.dealer.call(peer, msg)
 
     def _callee_error(self, peer: Peer, msg: Error) -> Deliveries:

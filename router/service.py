@@ -22,8 +22,9 @@ from router.transport.web import web_site
 from router.transport.websocket import websocket_factory
 
 
-def _protocol_factory(listener: ListenerConfig, router: Router, sessions: SessionFactory) -> IProtocolFactory:
+def _protocol_factory(listener: ListenerConfig, router: Router, session_factory: SessionFactory) -> IProtocolFactory:
     names = list(listener.serializers)
+    sessions = session_factory.with_methods(listener.auth)
     if listener.type == "rawsocket":
         return rawsocket_factory(sessions, names, listener.max_message_size)
     websocket = websocket_factory(sessions, names, listener.max_message_size)

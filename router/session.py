@@ -8,15 +8,17 @@ A transport carries WAMP sessions one after another::
     any  --protocol violation--> FAILED (ABORT sent, transport to be closed, input ignored)
 """
 
-import secrets
 from enum import Enum
 from typing import Any
 
-from autobahn.wamp.message import Abort, Goodbye, Hello, Message, Welcome
+from autobahn.wamp.message import Abort, Authenticate, Goodbye, Hello, Message, Welcome
+from autobahn.wamp.message import Challenge as AutobahnChallenge
 from autobahn.wamp.role import RoleBrokerFeatures, RoleDealerFeatures
 from twisted.logger import Logger
 
 from router import uris
+from router.auth import Accept, Challenge, Deny, HelloInfo, Method
+from router.auth.anonymous import AnonymousMethod
 from router.codec import InvalidUriRequest, Malformed, Oversized, options_of
 from router.core import AGENT, Router
 from router.errors import ProtocolViolation
@@ -31,6 +33,7 @@ class State(Enum):
     """
 
     IDLE = "idle"
+    CHALLENGING = "challenging"
     ESTABLISHED = "established"
     CLOSING = "closing"
     FAILED = "failed"
@@ -71,13 +74,11 @@ def _announced_roles(hello: Hello) -> dict[str, dict[str, Any]]:
     return roles
 
 
+#: authentication when a listener configures none: anonymous, as role "anonymous"
+DEFAULT_METHODS: dict[str, Method] = {"anonymous": AnonymousMethod("anonymous")}
+
 #: placeholder roles for Autobahn's WELCOME constructor; RouterWelcome.marshal writes the real ones
 _WELCOME_ROLES = {"broker": RoleBrokerFeatures(), "dealer": RoleDealerFeatures()}
-
-
-def _anonymous_authid() -> str:
-    token = secrets.token_hex(6).upper()
-    return "-".join(token[i:i + 4] for i in range(0, 12, 4))
 
 
 class SessionMachine:
@@ -87,14 +88,20 @@ class SessionMachine:
     :param router: The router core.
     :param link: Stored on every :class:`~router.peer.Peer` this machine creates (see there).
     :param transport_info: Transport details to keep with the session.
+    :param methods: Authentication methods by name, as configured for the listener (anonymous
+        only by default).
     """
 
     log = Logger()
 
-    def __init__(self, router: Router, link: Any = None, transport_info: dict[str, Any] | None = None) -> None:
+    def __init__(self, router: Router, link: Any = None, transport_info: dict[str, Any] | None = None,
+                 methods: dict[str, Method] | None = None) -> None:
         self._router = router
         self._link = link
         self._transport_info = transport_info or {}
+        self._methods = methods if methods is not None else DEFAULT_METHODS
+        #: the HELLO, its details and the authentication attempt awaiting AUTHENTICATE
+        self._pending: tuple[Hello, HelloInfo, Any] | None = None
         self.state = State.IDLE
         #: the current session, once HELLO was accepted
         self.peer: Peer | None = None
@@ -115,6 +122,8 @@ class SessionMachine:
                                   .format(item.size, item.limit))
             if self.state is State.IDLE:
                 return self._receive_idle(item)
+            if self.state is State.CHALLENGING:
+                return self._receive_challenging(item)
             if self.state is State.CLOSING:
                 return self._receive_closing(item)
             return self._receive_established(item)
@@ -173,6 +182,15 @@ class SessionMachine:
             return []
         raise ProtocolViolation("{} received before HELLO".format(type(msg).__name__.upper()))
 
+    def _receive_challenging(self, msg: Any) -> Deliveries:
+        if isinstance(msg, Authenticate):
+            return self._authenticate(msg)
+        if isinstance(msg, Abort):
+            self._pending = None
+            self.state = State.IDLE
+            return []
+        raise ProtocolViolation("{} received while authenticating".format(type(msg).__name__.upper()))
+
     def _receive_closing(self, msg: Any) -> Deliveries:
         if isinstance(msg, (Goodbye, Abort)):
             self.state = State.IDLE
@@ -203,18 +221,49 @@ class SessionMachine:
         realm = self._router.realm(hello.realm) if hello.realm else None
         if realm is None:
             return self._refuse(uris.NO_SUCH_REALM, "no realm {!r} on this router".format(hello.realm))
-        authmethods = hello.authmethods or ["anonymous"]
-        if "anonymous" not in authmethods:
+        offered = hello.authmethods or ["anonymous"]
+        method = next((self._methods[name] for name in offered if name in self._methods), None)
+        if method is None:
             return self._refuse(uris.NO_MATCHING_AUTH_METHOD,
                                 "none of the offered authentication methods is accepted")
-        session_id = self._router.new_session_id()
+        info = HelloInfo(realm.name, hello.authid, hello.authextra or {}, self._router.new_session_id(),
+                         self._transport_info)
+        attempt = method.attempt(info)
+        decision = attempt.hello()
+        if isinstance(decision, Challenge):
+            self.state = State.CHALLENGING
+            self._pending = (hello, info, attempt)
+            return [(self._unjoined_peer(), AutobahnChallenge(decision.method, decision.extra))]
+        return self._decide(hello, info, decision)
+
+    def _authenticate(self, msg: Authenticate) -> Deliveries:
+        assert self._pending is not None
+        hello, info, attempt = self._pending
+        # an attempt answers one AUTHENTICATE only: a challenge cannot be replayed
+        self._pending = None
+        self.state = State.IDLE
+        return self._decide(hello, info, attempt.authenticate(msg.signature, msg.extra or {}))
+
+    def _decide(self, hello: Hello, info: HelloInfo, decision: Accept | Deny) -> Deliveries:
+        if isinstance(decision, Deny):
+            self.log.info("Refused session on realm {realm}: {reason}", realm=info.realm, reason=decision.reason)
+            return self._refuse(decision.reason, decision.message)
+        realm = self._router.realms.get(info.realm)
+        if realm is None:
+            return self._refuse(uris.NO_SUCH_REALM, "no realm {!r} on this router".format(info.realm))
+        if not realm.authorizer.knows(decision.authrole):
+            return self._refuse(uris.NO_SUCH_ROLE, "no role {!r} on realm {!r}".format(decision.authrole, info.realm))
+        return self._welcome(hello, info, decision, realm)
+
+    def _welcome(self, hello: Hello, info: HelloInfo, accept: Accept, realm: Any) -> Deliveries:
+        session_id = info.session_id
         peer = Peer(
             session_id,
             realm.name,
-            authid=_anonymous_authid(),
-            authrole="anonymous",
-            authmethod="anonymous",
-            authprovider="static",
+            authid=accept.authid,
+            authrole=accept.authrole,
+            authmethod=accept.authmethod,
+            authprovider=accept.authprovider,
             roles=_announced_roles(hello),
             link=self._link,
             transport_info=self._transport_info,
@@ -231,11 +280,13 @@ class SessionMachine:
             authrole=peer.authrole,
             authmethod=peer.authmethod,
             authprovider=peer.authprovider,
+            authextra=accept.authextra,
         )
         out: Deliveries = [(peer, welcome)]
         out.extend(realm.join(peer))
-        self.log.info("Session {session} joined realm {realm} as {authid}/{authrole}", session=session_id,
-                      realm=realm.name, authid=peer.authid, authrole=peer.authrole)
+        self.log.info("Session {session} joined realm {realm} as {authid}/{authrole} ({authmethod})",
+                      session=session_id, realm=realm.name, authid=peer.authid, authrole=peer.authrole,
+                      authmethod=peer.authmethod)
         return out
 
     def _refuse(self, reason: str, message: str) -> Deliveries:

@@ -21,6 +21,9 @@ NO_SUCH_ROLE = "wamp.error.no_such_role"
 
 # Advanced Profile errors
 NO_MATCHING_AUTH_METHOD = "wamp.error.no_matching_auth_method"
+AUTHENTICATION_FAILED = "wamp.error.authentication_failed"
+AUTHENTICATION_DENIED = "wamp.error.authentication_denied"
+NO_SUCH_PRINCIPAL = "wamp.error.no_such_principal"
 OPTION_NOT_ALLOWED = "wamp.error.option_not_allowed"
 FEATURE_NOT_SUPPORTED = "wamp.error.feature_not_supported"
 

@@ -6,7 +6,7 @@ factories create per connection; :class:`SessionFactory` makes them and knows th
 the router can say goodbye to every session on shutdown.
 """
 
-from typing import Any
+from typing import Any, Callable
 
 from autobahn.exception import PayloadExceededError
 from autobahn.wamp.exception import SerializationError, TransportLost
@@ -48,8 +48,9 @@ class SessionHandler:
 
     log = Logger()
 
-    def __init__(self, factory: "SessionFactory") -> None:
+    def __init__(self, factory: "SessionFactory", methods: dict[str, Any] | None = None) -> None:
         self._factory = factory
+        self._methods = methods
         self.transport: ITransport | None = None
         self.machine: SessionMachine | None = None
 
@@ -71,7 +72,8 @@ class SessionHandler:
 
     def onOpen(self, transport: ITransport) -> None:
         self.transport = transport
-        self.machine = SessionMachine(self._factory.router, link=self, transport_info=_transport_info(transport))
+        self.machine = SessionMachine(self._factory.router, link=self, transport_info=_transport_info(transport),
+                                      methods=self._methods)
         self._factory.live.add(self)
 
     def onMessage(self, message: Any) -> None:
@@ -153,6 +155,12 @@ class SessionFactory:
 
     def __call__(self) -> SessionHandler:
         return SessionHandler(self)
+
+    def with_methods(self, methods: dict[str, Any] | None) -> Callable[[], SessionHandler]:
+        """
+        A handler maker for a listener with its own authentication methods (anonymous if ``None``).
+        """
+        return lambda: SessionHandler(self, methods)
 
     def shutdown(self, reason: str, grace: float = 2.0) -> "defer.Deferred[None]":
         """

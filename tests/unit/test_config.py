@@ -115,3 +115,48 @@ def test_bad_history_rules(rule, path):
     with pytest.raises(ConfigError) as raised:
         parse_config({"realms": [{"name": "a", "history": [rule]}], "listeners": [{"endpoint": "tcp:1"}]}, "c.yaml")
     assert raised.value.path == path
+
+
+def test_auth_and_roles(monkeypatch):
+    """Listener auth methods (secrets from the environment) and realm roles are read from the config."""
+    monkeypatch.setenv("JOE_TICKET", "from-env")
+    config = parse_config(
+        {
+            "realms": [{"name": "app", "roles": [{"name": "user", "permissions": [
+                {"uri": "com.app.", "match": "prefix", "allow": {"call": True, "subscribe": True},
+                 "disclose": {"caller": True}}]}]}],
+            "listeners": [{"endpoint": "tcp:1", "auth": {
+                "ticket": {"type": "static", "principals": {"joe": {"ticket": "${JOE_TICKET}", "role": "user"}}},
+                "wampcra": {"users": {"pete": {"secret": "x", "role": "user", "salt": "s", "iterations": 10}}},
+                "cryptosign": {"principals": {"al": {"authorized_keys": ["ab" * 32], "role": "user"}}},
+                "anonymous": {"role": "guest"},
+            }}],
+        },
+        "x.yaml",
+    )
+    auth = config.listeners[0].auth
+    assert list(auth) == ["ticket", "wampcra", "cryptosign", "anonymous"]
+    assert auth["ticket"].principals["joe"].ticket == "from-env"
+    assert auth["wampcra"].principals["pete"].iterations == 10
+    (permission,) = config.router.realms["app"].roles["user"]
+    assert (permission.call, permission.subscribe, permission.publish, permission.disclose_caller) == (
+        True, True, False, True)
+
+
+@pytest.mark.parametrize(
+    "auth, path",
+    [
+        ({"ticket": {"principals": {"joe": {"role": "user"}}}}, "listeners[0].auth.ticket.principals.joe.ticket"),
+        ({"ticket": {"principals": {"joe": {"ticket": "${NOT_SET_ANYWHERE}", "role": "u"}}}},
+         "listeners[0].auth.ticket.principals.joe.ticket"),
+        ({"cryptosign": {"principals": {"a": {"authorized_keys": ["zz"], "role": "u"}}}},
+         "listeners[0].auth.cryptosign.principals.a.authorized_keys[0]"),
+        ({"kerberos": {}}, "listeners[0].auth.kerberos"),
+        ({"ticket": {"type": "dynamic"}}, "listeners[0].auth.ticket.type"),
+    ],
+)
+def test_bad_auth(auth, path):
+    """Invalid auth sections are refused naming the key path."""
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"listeners": [{"endpoint": "tcp:1", "auth": auth}]}, "c.yaml")
+    assert raised.value.path == path

@@ -1,0 +1,157 @@
+"""
+Reading the security sections of the configuration: a listener's ``auth`` and a realm's ``roles``.
+
+Both are called by :mod:`router.config` with its reader, so errors name the file and key path.
+Secrets may be written as ``${NAME}`` to take them from the environment variable ``NAME``.
+"""
+
+import os
+import re
+from typing import Any
+
+from router.auth import Method
+from router.auth.anonymous import AnonymousMethod
+from router.auth.cryptosign import CryptosignMethod, CryptosignPrincipal
+from router.auth.ticket import TicketMethod, TicketPrincipal
+from router.auth.wampcra import CraMethod, CraPrincipal
+from router.authorizer import ACTIONS, Permission
+from router.uri import MATCH_EXACT, MATCH_POLICIES, is_valid_uri
+
+_ENV = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+def _secret(reader: Any, value: Any, path: str) -> str:
+    text = reader.typed(value, path, str, "a string")
+    env = _ENV.match(text)
+    if env is None:
+        return text
+    if env.group(1) not in os.environ:
+        raise reader.fail(path, "environment variable {} is not set".format(env.group(1)))
+    return os.environ[env.group(1)]
+
+
+def _principal_common(reader: Any, doc: dict[str, Any], path: str) -> tuple[str, str | None]:
+    if "role" not in doc:
+        raise reader.fail(path + ".role", "missing")
+    role = reader.typed(doc["role"], path + ".role", str, "a string")
+    realm = doc.get("realm")
+    if realm is not None:
+        reader.typed(realm, path + ".realm", str, "a string")
+    return role, realm
+
+
+def _principals(reader: Any, doc: dict[str, Any], path: str, key: str) -> dict[str, Any]:
+    table = reader.typed(doc.get(key, {}), path + "." + key, dict, "a mapping of authid to principal")
+    return {authid: (value, "{}.{}.{}".format(path, key, authid)) for authid, value in table.items()}
+
+
+def _ticket(reader: Any, doc: dict[str, Any], path: str) -> TicketMethod:
+    principals = {}
+    for authid, (value, where) in _principals(reader, doc, path, "principals").items():
+        entry = reader.mapping(value, where, ("ticket", "role", "realm"))
+        if "ticket" not in entry:
+            raise reader.fail(where + ".ticket", "missing")
+        role, realm = _principal_common(reader, entry, where)
+        principals[authid] = TicketPrincipal(_secret(reader, entry["ticket"], where + ".ticket"), role, realm)
+    return TicketMethod(principals)
+
+
+def _wampcra(reader: Any, doc: dict[str, Any], path: str) -> CraMethod:
+    principals = {}
+    for authid, (value, where) in _principals(reader, doc, path, "users").items():
+        entry = reader.mapping(value, where, ("secret", "role", "realm", "salt", "iterations", "keylen"))
+        if "secret" not in entry:
+            raise reader.fail(where + ".secret", "missing")
+        role, realm = _principal_common(reader, entry, where)
+        salt = entry.get("salt")
+        if salt is not None:
+            reader.typed(salt, where + ".salt", str, "a string")
+        iterations = reader.typed(entry.get("iterations", 1000), where + ".iterations", int, "an integer")
+        keylen = reader.typed(entry.get("keylen", 32), where + ".keylen", int, "an integer")
+        principals[authid] = CraPrincipal(_secret(reader, entry["secret"], where + ".secret"), role, realm, salt,
+                                          iterations, keylen)
+    return CraMethod(principals)
+
+
+def _cryptosign(reader: Any, doc: dict[str, Any], path: str) -> CryptosignMethod:
+    principals = {}
+    for authid, (value, where) in _principals(reader, doc, path, "principals").items():
+        entry = reader.mapping(value, where, ("authorized_keys", "role", "realm"))
+        keys = reader.items(entry.get("authorized_keys", []), where + ".authorized_keys")
+        for i, key in enumerate(keys):
+            if not isinstance(key, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", key):
+                raise reader.fail("{}.authorized_keys[{}]".format(where, i), "must be an Ed25519 public key in hex")
+        role, realm = _principal_common(reader, entry, where)
+        principals[authid] = CryptosignPrincipal(tuple(keys), role, realm)
+    return CryptosignMethod(principals)
+
+
+_METHODS = {
+    "ticket": (_ticket, ("type", "principals")),
+    "wampcra": (_wampcra, ("type", "users")),
+    "cryptosign": (_cryptosign, ("type", "principals")),
+}
+
+
+def parse_auth(reader: Any, value: Any, path: str) -> dict[str, Method]:
+    """
+    A listener's ``auth`` section: method name -> configured method.
+    """
+    doc = reader.mapping(value, path, ("anonymous",) + tuple(_METHODS))
+    methods: dict[str, Method] = {}
+    for name, section in doc.items():
+        where = "{}.{}".format(path, name)
+        if name == "anonymous":
+            entry = reader.mapping(section, where, ("type", "role"))
+            methods[name] = AnonymousMethod(reader.typed(entry.get("role", "anonymous"), where + ".role", str,
+                                                         "a string"))
+            continue
+        build, allowed = _METHODS[name]
+        entry = reader.mapping(section, where, allowed)
+        if entry.get("type", "static") != "static":
+            raise reader.fail(where + ".type", "only static principals are supported")
+        methods[name] = build(reader, entry, where)
+    if not methods:
+        raise reader.fail(path, "configure at least one method")
+    return methods
+
+
+def parse_roles(reader: Any, value: Any, path: str) -> dict[str, tuple[Permission, ...]]:
+    """
+    A realm's ``roles`` section: role name -> permissions.
+    """
+    roles: dict[str, tuple[Permission, ...]] = {}
+    for i, role in enumerate(reader.items(value, path)):
+        where = "{}[{}]".format(path, i)
+        doc = reader.mapping(role, where, ("name", "permissions"))
+        if "name" not in doc:
+            raise reader.fail(where + ".name", "missing")
+        name = reader.typed(doc["name"], where + ".name", str, "a string")
+        permissions = []
+        for j, rule in enumerate(reader.items(doc.get("permissions", []), where + ".permissions")):
+            permissions.append(_permission(reader, rule, "{}.permissions[{}]".format(where, j)))
+        roles[name] = tuple(permissions)
+    return roles
+
+
+def _permission(reader: Any, value: Any, path: str) -> Permission:
+    doc = reader.mapping(value, path, ("uri", "match", "allow", "disclose"))
+    if "uri" not in doc:
+        raise reader.fail(path + ".uri", "missing")
+    uri = reader.typed(doc["uri"], path + ".uri", str, "a string")
+    match = reader.typed(doc.get("match", MATCH_EXACT), path + ".match", str, "a string")
+    if match not in MATCH_POLICIES:
+        raise reader.fail(path + ".match", "must be one of {}".format(", ".join(MATCH_POLICIES)))
+    if not is_valid_uri(uri, match):
+        raise reader.fail(path + ".uri", "{!r} is not a valid {} URI pattern".format(uri, match))
+    allow = reader.mapping(doc.get("allow", {}), path + ".allow", ACTIONS)
+    disclose = reader.mapping(doc.get("disclose", {}), path + ".disclose", ("caller", "publisher"))
+    flags = {action: reader.typed(allow.get(action, False), "{}.allow.{}".format(path, action), bool, "true or false")
+             for action in ACTIONS}
+    return Permission(
+        uri, match,
+        disclose_caller=reader.typed(disclose.get("caller", False), path + ".disclose.caller", bool, "true or false"),
+        disclose_publisher=reader.typed(disclose.get("publisher", False), path + ".disclose.publisher", bool,
+                                        "true or false"),
+        **flags,
+    )
