@@ -18,9 +18,11 @@ setup(
         "msgpack>=1.0",
         "cbor2>=5.6",
         "pyyaml>=6.0",
+        "cryptography>=42",
+        "argon2-cffi>=23.1",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-twisted>=1.14", "hypothesis>=6"],
+        "test": ["pytest>=8", "pytest-twisted>=1.14", "hypothesis>=6", "passlib>=1.7"],
         "dev": ["ruff", "mypy"],
     },
     entry_points={"console_scripts": ["wampd = router.cli:main"]},

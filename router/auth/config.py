@@ -5,6 +5,7 @@ Both are called by :mod:`router.config` with its reader, so errors name the file
 Secrets may be written as ``${NAME}`` to take them from the environment variable ``NAME``.
 """
 
+import base64
 import os
 import re
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from router.auth import Method
 from router.auth.anonymous import AnonymousMethod
 from router.auth.cryptosign import CryptosignMethod, CryptosignPrincipal
+from router.auth.scram import KDF_ARGON2, KDF_PBKDF2, METHOD_DRAFT, ScramMethod, ScramPrincipal
 from router.auth.ticket import TicketMethod, TicketPrincipal
 from router.auth.wampcra import CraMethod, CraPrincipal
 from router.authorizer import ACTIONS, Permission
@@ -86,10 +88,43 @@ def _cryptosign(reader: Any, doc: dict[str, Any], path: str) -> CryptosignMethod
     return CryptosignMethod(principals)
 
 
+def _scram(reader: Any, doc: dict[str, Any], path: str) -> ScramMethod:
+    principals = {}
+    keys = ("password", "salt", "kdf", "iterations", "memory", "stored_key", "server_key", "role", "realm")
+    for authid, (value, where) in _principals(reader, doc, path, "principals").items():
+        entry = reader.mapping(value, where, keys)
+        role, realm = _principal_common(reader, entry, where)
+        kdf = reader.typed(entry.get("kdf", KDF_ARGON2), where + ".kdf", str, "a string")
+        if kdf not in (KDF_ARGON2, KDF_PBKDF2):
+            raise reader.fail(where + ".kdf", "must be {} or {}".format(KDF_ARGON2, KDF_PBKDF2))
+        iterations = entry.get("iterations")
+        memory = entry.get("memory")
+        if iterations is not None:
+            reader.typed(iterations, where + ".iterations", int, "an integer")
+        if memory is not None:
+            reader.typed(memory, where + ".memory", int, "an integer")
+        if "password" in entry:
+            password = _secret(reader, entry["password"], where + ".password")
+            principals[authid] = ScramPrincipal.from_password(password, role, realm, kdf, iterations, memory,
+                                                              entry.get("salt"))
+            continue
+        for key in ("salt", "stored_key", "server_key", "iterations"):
+            if key not in entry:
+                raise reader.fail("{}.{}".format(where, key), "missing (or give a password)")
+        try:
+            stored = base64.b64decode(_secret(reader, entry["stored_key"], where + ".stored_key"), validate=True)
+            server = base64.b64decode(_secret(reader, entry["server_key"], where + ".server_key"), validate=True)
+        except ValueError:
+            raise reader.fail(where, "stored_key and server_key must be base64")
+        principals[authid] = ScramPrincipal(entry["salt"], kdf, iterations, memory, stored, server, role, realm)
+    return ScramMethod(principals)
+
+
 _METHODS = {
     "ticket": (_ticket, ("type", "principals")),
     "wampcra": (_wampcra, ("type", "users")),
     "cryptosign": (_cryptosign, ("type", "principals")),
+    "wamp-scram": (_scram, ("type", "principals")),
 }
 
 
@@ -111,6 +146,9 @@ def parse_auth(reader: Any, value: Any, path: str) -> dict[str, Method]:
         if entry.get("type", "static") != "static":
             raise reader.fail(where + ".type", "only static principals are supported")
         methods[name] = build(reader, entry, where)
+        if name == "wamp-scram":
+            # Autobahn|Python's clients ask for the draft variant under the name "scram"
+            methods[METHOD_DRAFT] = ScramMethod(methods[name].principals, METHOD_DRAFT)
     if not methods:
         raise reader.fail(path, "configure at least one method")
     return methods

@@ -160,3 +160,13 @@ def test_bad_auth(auth, path):
     with pytest.raises(ConfigError) as raised:
         parse_config({"listeners": [{"endpoint": "tcp:1", "auth": auth}]}, "c.yaml")
     assert raised.value.path == path
+
+
+def test_scram_principals():
+    """A wamp-scram section yields the spec method and Autobahn's draft method over the same principals."""
+    config = parse_config({"listeners": [{"endpoint": "tcp:1", "auth": {"wamp-scram": {"principals": {
+        "joe": {"password": "pw", "role": "user", "kdf": "pbkdf2", "iterations": 1000}}}}}]}, "c.yaml")
+    auth = config.listeners[0].auth
+    assert set(auth) == {"wamp-scram", "scram"}
+    principal = auth["wamp-scram"].principals["joe"]
+    assert (principal.kdf, principal.iterations, len(principal.stored_key)) == ("pbkdf2", 1000, 32)
