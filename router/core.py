@@ -59,6 +59,7 @@ class Router:
         #: where deliveries go that arise outside of a received message (timers); the transport
         #: layer sets it
         self.emit: Callable[[Deliveries], None] = self._unconnected
+        self._internal: dict[str, Any] = {}
         self._subscription_ids = SequentialIds()
         self._registration_ids = SequentialIds()
         self.realms: dict[str, Realm] = {}
@@ -84,6 +85,19 @@ class Router:
             session_id = random_id()
             if session_id not in self.sessions:
                 return session_id
+
+    def ask(self, realm: str, procedure: str, args: list[Any], kwargs: dict[str, Any],
+            answer: "Callable[[bool, Any], Deliveries]") -> Deliveries:
+        """
+        Call ``procedure`` on ``realm`` as the router itself; ``answer(ok, message)`` runs when the
+        RESULT or ERROR arrives, and what it returns is emitted.
+        """
+        from router.internal import InternalCaller
+
+        caller = self._internal.get(realm)
+        if caller is None:
+            caller = self._internal[realm] = InternalCaller(self, realm)
+        return caller.call(procedure, args, kwargs, answer)
 
     def _unconnected(self, deliveries: Deliveries) -> None:
         raise RuntimeError("Router.emit was not connected to a transport layer")

@@ -17,7 +17,7 @@ from autobahn.wamp.role import RoleBrokerFeatures, RoleDealerFeatures
 from twisted.logger import Logger
 
 from router import uris
-from router.auth import Accept, Challenge, Deny, HelloInfo, Method
+from router.auth import Accept, Ask, Challenge, Decision, Deny, HelloInfo, Method
 from router.auth.anonymous import AnonymousMethod
 from router.codec import InvalidUriRequest, Malformed, Oversized, options_of
 from router.core import AGENT, Router
@@ -34,6 +34,8 @@ class State(Enum):
 
     IDLE = "idle"
     CHALLENGING = "challenging"
+    #: the router is asking an authenticator procedure
+    WAITING = "waiting"
     ESTABLISHED = "established"
     CLOSING = "closing"
     FAILED = "failed"
@@ -122,7 +124,7 @@ class SessionMachine:
                                   .format(item.size, item.limit))
             if self.state is State.IDLE:
                 return self._receive_idle(item)
-            if self.state is State.CHALLENGING:
+            if self.state in (State.CHALLENGING, State.WAITING):
                 return self._receive_challenging(item)
             if self.state is State.CLOSING:
                 return self._receive_closing(item)
@@ -183,7 +185,7 @@ class SessionMachine:
         raise ProtocolViolation("{} received before HELLO".format(type(msg).__name__.upper()))
 
     def _receive_challenging(self, msg: Any) -> Deliveries:
-        if isinstance(msg, Authenticate):
+        if isinstance(msg, Authenticate) and self.state is State.CHALLENGING:
             return self._authenticate(msg)
         if isinstance(msg, Abort):
             self._pending = None
@@ -229,20 +231,37 @@ class SessionMachine:
         info = HelloInfo(realm.name, hello.authid, hello.authextra or {}, self._router.new_session_id(),
                          self._transport_info)
         attempt = method.attempt(info)
-        decision = attempt.hello()
-        if isinstance(decision, Challenge):
-            self.state = State.CHALLENGING
-            self._pending = (hello, info, attempt)
-            return [(self._unjoined_peer(), AutobahnChallenge(decision.method, decision.extra))]
-        return self._decide(hello, info, decision)
+        self._pending = (hello, info, attempt)
+        return self._proceed(attempt.hello())
 
     def _authenticate(self, msg: Authenticate) -> Deliveries:
         assert self._pending is not None
-        hello, info, attempt = self._pending
         # an attempt answers one AUTHENTICATE only: a challenge cannot be replayed
+        self.state = State.IDLE
+        return self._proceed(self._pending[2].authenticate(msg.signature, msg.extra or {}))
+
+    def _proceed(self, decision: Decision) -> Deliveries:
+        """
+        Act on an authentication decision for the pending HELLO: challenge, ask an authenticator
+        procedure (and come back here with its answer), or welcome/refuse.
+        """
+        assert self._pending is not None
+        if isinstance(decision, Challenge):
+            self.state = State.CHALLENGING
+            return [(self._unjoined_peer(), AutobahnChallenge(decision.method, decision.extra))]
+        if isinstance(decision, Ask):
+            self.state = State.WAITING
+            return self._router.ask(decision.realm, decision.procedure, decision.args, decision.kwargs,
+                                    lambda ok, msg: self._answered(decision, ok, msg))
+        hello, info, _ = self._pending
         self._pending = None
         self.state = State.IDLE
-        return self._decide(hello, info, attempt.authenticate(msg.signature, msg.extra or {}))
+        return self._decide(hello, info, decision)
+
+    def _answered(self, asked: Ask, ok: bool, msg: Any) -> Deliveries:
+        if self.state is not State.WAITING:
+            return []  # the client gave up (ABORT) or its transport went away meanwhile
+        return self._proceed(asked.then(ok, msg))
 
     def _decide(self, hello: Hello, info: HelloInfo, decision: Accept | Deny) -> Deliveries:
         if isinstance(decision, Deny):

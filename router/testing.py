@@ -125,28 +125,33 @@ class MemoryRouter:
         self.sessions = SessionFactory(self.router, self.clock)
         self._pump = _Pump()
 
-    def connect(self, handler: ITransportHandler, serializer: str = "json") -> MemoryTransport:
+    def connect(self, handler: ITransportHandler, serializer: str = "json",
+                methods: dict[str, Any] | None = None) -> MemoryTransport:
         """
         Open an in-memory connection from ``handler`` (e.g. an ``ApplicationSession``) to the router.
 
+        :param methods: Authentication methods the connection offers (anonymous by default), as
+            :func:`router.auth.config.parse_auth` makes them.
         :returns: The client's end of the connection; ``close()`` it to drop the connection.
         """
         client = MemoryTransport(self._pump, serializer, is_server=False)
         server = MemoryTransport(self._pump, serializer, is_server=True)
         client.remote, server.remote = server, client
-        client.handler, server.handler = handler, self.sessions()
+        client.handler, server.handler = handler, self.sessions.with_methods(methods)()
         self._pump.post(lambda: server.handler.onOpen(server))
         self._pump.post(lambda: handler.onOpen(client))
         return client
 
-    def join(self, session: Any = ApplicationSession, realm: str = "realm1", serializer: str = "json") -> Any:
+    def join(self, session: Any = ApplicationSession, realm: str = "realm1", serializer: str = "json",
+             methods: dict[str, Any] | None = None) -> Any:
         """
         Connect a client session and let it join ``realm``.
 
         :param session: An ``ApplicationSession`` instance or subclass.
+        :param methods: Authentication methods the connection offers (anonymous by default).
         :returns: The session (joined, unless the router refused it).
         """
         if isinstance(session, type):
             session = session(ComponentConfig(realm=realm))
-        self.connect(session, serializer)
+        self.connect(session, serializer, methods)
         return session

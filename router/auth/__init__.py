@@ -57,7 +57,21 @@ class Challenge:
     extra: dict[str, Any]
 
 
-Decision = Accept | Deny | Challenge
+@dataclass(frozen=True)
+class Ask:
+    """
+    Decide after asking a WAMP procedure: ``then(ok, message)`` gets its RESULT (``ok``) or ERROR
+    and returns the decision.
+    """
+
+    realm: str
+    procedure: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    then: Any  # Callable[[bool, Any], Decision]
+
+
+Decision = Accept | Deny | Challenge | Ask
 
 
 class Attempt(Protocol):
@@ -70,7 +84,7 @@ class Attempt(Protocol):
         Decide on the HELLO alone, or challenge.
         """
 
-    def authenticate(self, signature: str, extra: dict[str, Any]) -> Accept | Deny:
+    def authenticate(self, signature: str, extra: dict[str, Any]) -> Decision:
         """
         Decide on the AUTHENTICATE answering the challenge (called at most once).
         """

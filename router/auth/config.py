@@ -12,6 +12,7 @@ from typing import Any
 
 from router.auth import Method
 from router.auth.anonymous import AnonymousMethod
+from router.auth.dynamic import DynamicMethod
 from router.auth.cryptosign import CryptosignMethod, CryptosignPrincipal
 from router.auth.scram import KDF_ARGON2, KDF_PBKDF2, METHOD_DRAFT, ScramMethod, ScramPrincipal
 from router.auth.ticket import TicketMethod, TicketPrincipal
@@ -128,6 +129,22 @@ _METHODS = {
 }
 
 
+#: methods an authenticator procedure can decide
+DYNAMIC = ("ticket", "wampcra", "cryptosign")
+
+
+def _dynamic(reader: Any, value: Any, path: str, name: str) -> DynamicMethod:
+    doc = reader.mapping(value, path, ("type", "authenticator", "authenticator_realm"))
+    for key in ("authenticator", "authenticator_realm"):
+        if key not in doc:
+            raise reader.fail("{}.{}".format(path, key), "missing (a dynamic method names its procedure and realm)")
+    procedure = reader.typed(doc["authenticator"], path + ".authenticator", str, "a procedure URI")
+    if not is_valid_uri(procedure):
+        raise reader.fail(path + ".authenticator", "{!r} is not a valid URI".format(procedure))
+    realm = reader.typed(doc["authenticator_realm"], path + ".authenticator_realm", str, "a realm name")
+    return DynamicMethod(name, procedure, realm)
+
+
 def parse_auth(reader: Any, value: Any, path: str) -> dict[str, Method]:
     """
     A listener's ``auth`` section: method name -> configured method.
@@ -142,9 +159,13 @@ def parse_auth(reader: Any, value: Any, path: str) -> dict[str, Method]:
                                                          "a string"))
             continue
         build, allowed = _METHODS[name]
+        kind = section.get("type", "static") if isinstance(section, dict) else "static"
+        if kind == "dynamic" and name in DYNAMIC:
+            methods[name] = _dynamic(reader, section, where, name)
+            continue
         entry = reader.mapping(section, where, allowed)
-        if entry.get("type", "static") != "static":
-            raise reader.fail(where + ".type", "only static principals are supported")
+        if kind != "static":
+            raise reader.fail(where + ".type", "must be static{}".format(" or dynamic" if name in DYNAMIC else ""))
         methods[name] = build(reader, entry, where)
         if name == "wamp-scram":
             # Autobahn|Python's clients ask for the draft variant under the name "scram"

@@ -152,7 +152,8 @@ def test_auth_and_roles(monkeypatch):
         ({"cryptosign": {"principals": {"a": {"authorized_keys": ["zz"], "role": "u"}}}},
          "listeners[0].auth.cryptosign.principals.a.authorized_keys[0]"),
         ({"kerberos": {}}, "listeners[0].auth.kerberos"),
-        ({"ticket": {"type": "dynamic"}}, "listeners[0].auth.ticket.type"),
+        ({"ticket": {"type": "dynamic"}}, "listeners[0].auth.ticket.authenticator"),
+        ({"ticket": {"type": "magic"}}, "listeners[0].auth.ticket.type"),
     ],
 )
 def test_bad_auth(auth, path):
