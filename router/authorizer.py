@@ -8,6 +8,7 @@ longest leading match), as the dealer chooses registrations.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from router.matching import UriIndex
 
@@ -40,17 +41,53 @@ ALLOW_ALL = Permission("", "prefix", True, True, True, True)
 DENY = Permission("", "prefix")
 
 
+@dataclass(frozen=True)
+class DynamicRole:
+    """
+    A role whose permissions an authorizer procedure decides: it is called with
+    ``(session_details, uri, action, options)`` and answers ``true``/``false`` or a dict with
+    ``allow``, optionally ``disclose`` and ``cache`` (keep the answer for this session and URI).
+    """
+
+    authorizer: str
+    realm: str
+
+
+def permission_from_answer(uri: str, action: str, ok: bool, answer: Any) -> tuple[Permission, bool]:
+    """
+    The permission an authorizer's answer grants for one action, and whether to cache it. An error
+    or a malformed answer denies.
+    """
+    value = answer.args[0] if ok and answer.args else None
+    if isinstance(value, bool):
+        allow, disclose, cache = value, False, False
+    elif isinstance(value, dict) and isinstance(value.get("allow"), bool):
+        allow, disclose, cache = value["allow"], value.get("disclose") is True, value.get("cache") is True
+    else:
+        return DENY, False
+    permission = Permission(uri, "exact", **{action: allow},
+                            disclose_caller=disclose and action == "call",
+                            disclose_publisher=disclose and action == "publish")
+    return permission, cache
+
+
 class Authorizer:
     """
-    The permissions of a realm's roles, with answers cached per (role, action, URI).
+    The permissions of a realm's roles, with answers cached per (role, URI).
 
-    :param roles: role -> permissions; ``None`` allows everything to everybody.
+    :param roles: role -> permissions or a :class:`DynamicRole`; ``None`` allows everything to
+        everybody.
     """
 
-    def __init__(self, roles: dict[str, tuple[Permission, ...]] | None = None) -> None:
+    def __init__(self, roles: dict[str, Any] | None = None) -> None:
         self._roles = roles
         self._indexes: dict[str, UriIndex[Permission]] = {}
+        #: role -> the procedure deciding for it
+        self.dynamic: dict[str, DynamicRole] = {}
         for role, permissions in (roles or {}).items():
+            if isinstance(permissions, DynamicRole):
+                self.dynamic[role] = permissions
+                continue
             index: UriIndex[Permission] = UriIndex()
             for permission in permissions:
                 index.add(permission.match, permission.uri, permission)

@@ -5,6 +5,7 @@ Every error names the file and the key path, e.g. ``wampd.yaml: listeners[0].typ
 The format is documented in README.md ("Configuration").
 """
 
+import importlib.util
 import json
 import os
 from dataclasses import dataclass, field
@@ -16,7 +17,9 @@ from twisted.internet import endpoints
 from router.auth.config import parse_auth, parse_roles
 from router.broker import HistoryRule
 from router.core import RealmOptions, RouterOptions
+from router.transport.options import DEFAULT_MAX_SEND_BUFFER, WebSocketOptions, origin_problem
 from router.transport.serializers import SERIALIZERS
+from router.transport.tls import DEFAULT_CIPHERS, TLSConfigError, TLSOptions, server_context
 from router.uri import MATCH_EXACT, MATCH_POLICIES, is_valid_uri
 
 LISTENER_TYPES = ("universal", "websocket", "rawsocket")
@@ -57,6 +60,12 @@ class ListenerConfig:
     web_root: str | None = None
     #: authentication methods by name (anonymous only when ``None``)
     auth: dict[str, Any] | None = None
+    #: TLS for this listener (files already checked to load), or ``None`` for plain TCP/Unix
+    tls: TLSOptions | None = None
+    #: WebSocket origins, timeouts, pings and compression (universal and websocket listeners)
+    websocket: WebSocketOptions = WebSocketOptions()
+    #: bytes a session may have waiting while its peer does not read before it is closed
+    max_send_buffer: int = DEFAULT_MAX_SEND_BUFFER
 
 
 @dataclass(frozen=True)
@@ -84,12 +93,27 @@ class Config:
     components: tuple[ComponentConfig, ...] = ()
 
 
+#: the web client, next to the router package in a source checkout
+DEFAULT_WEB_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
+#: the sample components the built-in default runs on its realm
+DEFAULT_COMPONENTS = ("components.ticker.Ticker", "components.calculator.Calculator", "components.chat.ChatRoom",
+                      "components.kv.KeyValueStore")
+
+
 def default_config() -> Config:
     """
     The built-in default: realm ``realm1``, anonymous access, one universal listener on
-    127.0.0.1:8080.
+    127.0.0.1:8080 serving the web client (``web/`` next to the router package, when there is
+    one) at ``/``, and the sample components on ``realm1`` (when the ``components`` package can be
+    imported).
     """
-    return Config()
+    web_root = DEFAULT_WEB_ROOT if os.path.isfile(os.path.join(DEFAULT_WEB_ROOT, "index.html")) else None
+    try:
+        samples = importlib.util.find_spec("components.ticker") is not None
+    except ImportError:
+        samples = False
+    components = tuple(ComponentConfig(name, DEFAULT_REALM) for name in DEFAULT_COMPONENTS) if samples else ()
+    return Config(listeners=(ListenerConfig(DEFAULT_ENDPOINT, web_root=web_root),), components=components)
 
 
 class _Reader:
@@ -154,12 +178,62 @@ def _realm(reader: _Reader, value: Any, path: str) -> tuple[str, RealmOptions]:
         _history_rule(reader, rule, "{}.history[{}]".format(path, i))
         for i, rule in enumerate(reader.items(doc.get("history", []), path + ".history"))
     )
-    roles = parse_roles(reader, doc["roles"], path + ".roles") if "roles" in doc else None
+    roles = parse_roles(reader, doc["roles"], path + ".roles", name) if "roles" in doc else None
     return name, RealmOptions(history=history, roles=roles, **flags)
 
 
+def _tls(reader: _Reader, value: Any, path: str, endpoint: str) -> TLSOptions:
+    doc = reader.mapping(value, path, ("key", "cert", "chain", "ca_certs", "ciphers"))
+    if endpoint.split(":", 1)[0].strip().lower() == "ssl":
+        raise reader.fail(path, "the endpoint {!r} already does TLS; use a tcp: endpoint with tls".format(endpoint))
+    files: dict[str, Any] = {}
+    for key in ("key", "cert"):
+        if key not in doc:
+            raise reader.fail("{}.{}".format(path, key), "missing")
+        files[key] = os.path.abspath(reader.typed(doc[key], "{}.{}".format(path, key), str, "a PEM file path"))
+    for key in ("chain", "ca_certs"):
+        names = reader.items(doc.get(key, []), "{}.{}".format(path, key))
+        files[key] = tuple(os.path.abspath(reader.typed(name, "{}.{}[{}]".format(path, key, i), str, "a PEM file path"))
+                           for i, name in enumerate(names))
+    ciphers = reader.typed(doc.get("ciphers", DEFAULT_CIPHERS), path + ".ciphers", str, "an OpenSSL cipher string")
+    options = TLSOptions(ciphers=ciphers, **files)
+    try:
+        server_context(options)
+    except TLSConfigError as e:
+        raise reader.fail("{}.{}".format(path, e.option), e.problem)
+    return options
+
+
+def _websocket(reader: _Reader, value: Any, path: str, kind: str) -> WebSocketOptions:
+    doc = reader.mapping(value, path, ("allowed_origins", "open_handshake_timeout", "close_handshake_timeout",
+                                       "auto_ping_interval", "auto_ping_timeout", "compression"))
+    if kind == "rawsocket":
+        raise reader.fail(path, "only universal and websocket listeners speak WebSocket")
+    defaults = WebSocketOptions()
+    origins = reader.items(doc.get("allowed_origins", list(defaults.allowed_origins)), path + ".allowed_origins")
+    if not origins:
+        raise reader.fail(path + ".allowed_origins", "must name at least one origin (\"*\" allows all)")
+    for i, origin in enumerate(origins):
+        where = "{}.allowed_origins[{}]".format(path, i)
+        problem = origin_problem(reader.typed(origin, where, str, "a string"))
+        if problem:
+            raise reader.fail(where, problem)
+    seconds = {}
+    for key in ("open_handshake_timeout", "close_handshake_timeout", "auto_ping_interval", "auto_ping_timeout"):
+        number = doc.get(key, getattr(defaults, key))
+        lowest = 0 if key == "auto_ping_interval" else 0.001
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not lowest <= number <= 86400:
+            raise reader.fail("{}.{}".format(path, key), "must be a number of seconds, {} to 86400{}".format(
+                "0" if lowest == 0 else "above 0", " (0: no pings)" if lowest == 0 else ""))
+        seconds[key] = float(number)
+    compression = reader.mapping(doc.get("compression", {}), path + ".compression", ("enabled",))
+    enabled = reader.typed(compression.get("enabled", False), path + ".compression.enabled", bool, "true or false")
+    return WebSocketOptions(tuple(origins), compression=enabled, **seconds)
+
+
 def _listener(reader: _Reader, value: Any, path: str) -> ListenerConfig:
-    doc = reader.mapping(value, path, ("endpoint", "type", "path", "serializers", "max_message_size", "web_root", "auth"))
+    doc = reader.mapping(value, path, ("endpoint", "type", "path", "serializers", "max_message_size", "web_root", "auth",
+                                       "tls", "websocket", "max_send_buffer"))
     if "endpoint" not in doc:
         raise reader.fail(path + ".endpoint", "missing")
     endpoint = reader.typed(doc["endpoint"], path + ".endpoint", str, "a Twisted endpoint string")
@@ -188,7 +262,16 @@ def _listener(reader: _Reader, value: Any, path: str) -> ListenerConfig:
         if not os.path.isdir(web_root):
             raise reader.fail(path + ".web_root", "{!r} is not a directory".format(web_root))
     auth = parse_auth(reader, doc["auth"], path + ".auth") if "auth" in doc else None
-    return ListenerConfig(endpoint, kind, ws_path, tuple(names), size, web_root, auth=auth)
+    tls = _tls(reader, doc["tls"], path + ".tls", endpoint) if "tls" in doc else None
+    websocket = WebSocketOptions()
+    if "websocket" in doc:
+        websocket = _websocket(reader, doc["websocket"], path + ".websocket", kind)
+    send_buffer = reader.typed(doc.get("max_send_buffer", DEFAULT_MAX_SEND_BUFFER), path + ".max_send_buffer",
+                               int, "an integer")
+    if not 65536 <= send_buffer <= 2**31:
+        raise reader.fail(path + ".max_send_buffer", "must be between 65536 and 2147483648 bytes")
+    return ListenerConfig(endpoint, kind, ws_path, tuple(names), size, web_root, auth=auth, tls=tls,
+                          websocket=websocket, max_send_buffer=send_buffer)
 
 
 def _component(reader: _Reader, value: Any, path: str, realms: dict[str, RealmOptions],

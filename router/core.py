@@ -106,6 +106,6 @@ class Router:
         realm = Realm(name, self._subscription_ids, self._registration_ids, strict_uri=options.strict_uri,
                       clock=self.clock, emit=lambda deliveries: self.emit(deliveries), history=options.history,
                       disclose_publisher=options.disclose_publisher, disclose_caller=options.disclose_caller,
-                      roles=options.roles)
+                      roles=options.roles, ask=self.ask)
         self.realms[name] = realm
         return realm

@@ -41,6 +41,8 @@ class Peer:
         "registrations",
         "invocations",
         "calls",
+        "permissions",
+        "held",
     )
 
     def __init__(
@@ -78,6 +80,10 @@ class Peer:
         self.invocations: dict[int, Any] = {}
         #: call request id -> pending call, for calls this peer made
         self.calls: dict[int, Any] = {}
+        #: (uri, action) -> permission a dynamic authorizer allowed to cache for this session
+        self.permissions: dict[tuple[str, str], Any] = {}
+        #: messages waiting behind a dynamic authorization question (``None`` when none is out)
+        self.held: list[Any] | None = None
 
     def details(self) -> dict[str, Any]:
         """

@@ -23,14 +23,19 @@ from autobahn.wamp.message import (
 from twisted.logger import Logger
 
 from router import uris
-from router.authorizer import Authorizer, Permission
+from router.authorizer import Authorizer, Permission, permission_from_answer
 from router.broker import Broker, HistoryRule, Observations
+from router.codec import options_of
 from router.dealer import Dealer
 from router.errors import ProtocolViolation
 from router.ids import SequentialIds
 from router.meta import MetaApi
 from router.peer import Peer
 from router.replies import Deliveries, error_for
+
+
+def _cannot_ask(*args: Any) -> Deliveries:
+    raise RuntimeError("this realm was built without a way to call authorizer procedures")
 
 
 class Realm:
@@ -46,7 +51,9 @@ class Realm:
     :param history: Topics that keep an event history.
     :param disclose_publisher: Disclose every publisher to subscribers.
     :param disclose_caller: Disclose every caller to callees.
-    :param roles: Role permissions; ``None`` allows everything to every session.
+    :param roles: Role permissions (or dynamic roles); ``None`` allows everything to every session.
+    :param ask: ``ask(realm, procedure, args, kwargs, answer)`` calls a procedure as the router
+        (:meth:`router.core.Router.ask`), for dynamic authorization.
     """
 
     log = Logger()
@@ -62,10 +69,12 @@ class Realm:
         history: tuple[HistoryRule, ...] = (),
         disclose_publisher: bool = False,
         disclose_caller: bool = False,
-        roles: dict[str, tuple[Permission, ...]] | None = None,
+        roles: dict[str, Any] | None = None,
+        ask: Callable[..., Deliveries] | None = None,
     ) -> None:
         self.name = name
         self.authorizer = Authorizer(roles)
+        self._ask = ask or _cannot_ask
         #: changes to subscriptions and registrations since the meta API last looked
         self.observations: Observations = []
         self.broker = Broker(subscription_ids, strict_uri=strict_uri, observations=self.observations, clock=clock,
@@ -76,12 +85,12 @@ class Realm:
         self.peers: dict[int, Peer] = {}
         self.meta = MetaApi(self)
         self._dispatch: dict[type, Callable[[Peer, Any], Deliveries]] = {
-            Publish: self._publish,
-            Subscribe: self._subscribe,
+            Publish: self._guarded,
+            Subscribe: self._guarded,
             Unsubscribe: self.broker.unsubscribe,
-            Call: self._call,
+            Call: self._guarded,
             Cancel: self.dealer.cancel,
-            Register: self._register,
+            Register: self._guarded,
             Unregister: self.dealer.unregister,
             Yield: self.dealer.yield_,
             Error: self._callee_error,
@@ -114,6 +123,9 @@ class Realm:
 
         :raises ProtocolViolation: for a message a client may not send on an established session.
         """
+        if peer.held is not None:  # waiting for a dynamic authorization: keep the session's order
+            peer.held.append(msg)
+            return []
         handler = self._dispatch.get(type(msg))
         if handler is None:
             raise ProtocolViolation("unexpected {} message on an established session".format(type(msg).__name__.upper()))
@@ -131,37 +143,67 @@ class Realm:
             return self.dealer.undeliverable(peer, msg)
         return []
 
-    def _denied(self, peer: Peer, msg: Any, action: str, uri: str) -> Deliveries:
-        self.log.info("Denied {action} on {uri} to session {session} ({authid}/{authrole})", action=action,
-                      uri=uri, session=peer.session_id, authid=peer.authid, authrole=peer.authrole)
-        return [(peer, error_for(msg, uris.NOT_AUTHORIZED, "{} on {!r} is not authorized for role {!r}".format(
-            action, uri, peer.authrole)))]
+    def _guarded(self, peer: Peer, msg: Any) -> Deliveries:
+        """
+        Authorize a PUBLISH, SUBSCRIBE, REGISTER or CALL, then perform it. While a dynamic
+        authorizer is asked, the session's later messages wait, so their order is kept.
+        """
+        action, uri = self._action(msg)
+        if action == "call" and peer.calls.get(msg.request) is not None:
+            return self.dealer.call(peer, msg)  # the next chunk of a progressive call, authorized already
+        cached = peer.permissions.get((uri, action))
+        if cached is not None:
+            return self._perform(peer, msg, action, uri, cached)
+        dynamic = self.authorizer.dynamic.get(peer.authrole)
+        if dynamic is None:
+            return self._perform(peer, msg, action, uri, self.authorizer.permission(peer.authrole, uri))
+        peer.held = []
+        options = options_of(msg)
+        return self._ask(dynamic.realm, dynamic.authorizer, [peer.details(), uri, action, options], {},
+                         lambda ok, answer: self._authorized(peer, msg, action, uri, ok, answer))
 
-    def _publish(self, peer: Peer, msg: Publish) -> Deliveries:
-        permission = self.authorizer.permission(peer.authrole, msg.topic)
-        if not permission.publish:
-            return self._denied(peer, msg, "publish", msg.topic) if msg.acknowledge else []
-        return self.broker.publish(peer, msg, disclose=permission.disclose_publisher)
+    def _authorized(self, peer: Peer, msg: Any, action: str, uri: str, ok: bool, answer: Any) -> Deliveries:
+        held, peer.held = peer.held, None
+        if peer.gone:
+            return []
+        permission, cache = permission_from_answer(uri, action, ok, answer)
+        if cache:
+            peer.permissions[(uri, action)] = permission
+        out = self._perform(peer, msg, action, uri, permission)
+        for index, later in enumerate(held or []):
+            out += self.process(peer, later)
+            if peer.held is not None:  # another question is out: the rest waits behind it
+                peer.held.extend(held[index + 1:])
+                break
+        return out
 
-    def _subscribe(self, peer: Peer, msg: Subscribe) -> Deliveries:
-        if not self.authorizer.permission(peer.authrole, msg.topic).subscribe:
-            return self._denied(peer, msg, "subscribe", msg.topic)
-        return self.broker.subscribe(peer, msg)
+    @staticmethod
+    def _action(msg: Any) -> tuple[str, str]:
+        if isinstance(msg, Publish):
+            return "publish", msg.topic
+        if isinstance(msg, Subscribe):
+            return "subscribe", msg.topic
+        if isinstance(msg, Register):
+            return "register", msg.procedure
+        return "call", msg.procedure
 
-    def _register(self, peer: Peer, msg: Register) -> Deliveries:
-        if not self.authorizer.permission(peer.authrole, msg.procedure).register:
-            return self._denied(peer, msg, "register", msg.procedure)
-        return self.dealer.register(peer, msg)
-
-    def _call(self, peer: Peer, msg: Call) -> Deliveries:
-        if peer.calls.get(msg.request) is None:  # later chunks of a progressive call were authorized already
-            permission = self.authorizer.permission(peer.authrole, msg.procedure)
-            if not permission.call:
-                return self._denied(peer, msg, "call", msg.procedure)
-            if self.meta.provides(msg.procedure):
-                return self.meta.call(peer, msg)
-            return self.dealer.call(peer, msg, disclose=permission.disclose_caller)
-        return self.dealer.call(peer, msg)
+    def _perform(self, peer: Peer, msg: Any, action: str, uri: str, permission: Permission) -> Deliveries:
+        if not permission.allows(action):
+            if action == "publish" and not msg.acknowledge:
+                return []
+            self.log.info("Denied {action} on {uri} to session {session} ({authid}/{authrole})", action=action,
+                          uri=uri, session=peer.session_id, authid=peer.authid, authrole=peer.authrole)
+            return [(peer, error_for(msg, uris.NOT_AUTHORIZED, "{} on {!r} is not authorized for role {!r}".format(
+                action, uri, peer.authrole)))]
+        if action == "publish":
+            return self.broker.publish(peer, msg, disclose=permission.disclose_publisher)
+        if action == "subscribe":
+            return self.broker.subscribe(peer, msg)
+        if action == "register":
+            return self.dealer.register(peer, msg)
+        if self.meta.provides(uri):
+            return self.meta.call(peer, msg)
+        return self.dealer.call(peer, msg, disclose=permission.disclose_caller)
 
     def _callee_error(self, peer: Peer, msg: Error) -> Deliveries:
         if msg.request_type != Invocation.MESSAGE_TYPE:

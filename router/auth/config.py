@@ -17,7 +17,7 @@ from router.auth.cryptosign import CryptosignMethod, CryptosignPrincipal
 from router.auth.scram import KDF_ARGON2, KDF_PBKDF2, METHOD_DRAFT, ScramMethod, ScramPrincipal
 from router.auth.ticket import TicketMethod, TicketPrincipal
 from router.auth.wampcra import CraMethod, CraPrincipal
-from router.authorizer import ACTIONS, Permission
+from router.authorizer import ACTIONS, DynamicRole, Permission
 from router.uri import MATCH_EXACT, MATCH_POLICIES, is_valid_uri
 
 _ENV = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -175,17 +175,27 @@ def parse_auth(reader: Any, value: Any, path: str) -> dict[str, Method]:
     return methods
 
 
-def parse_roles(reader: Any, value: Any, path: str) -> dict[str, tuple[Permission, ...]]:
+def parse_roles(reader: Any, value: Any, path: str, realm: str) -> dict[str, Any]:
     """
-    A realm's ``roles`` section: role name -> permissions.
+    A realm's ``roles`` section: role name -> permissions, or a :class:`DynamicRole` for a role
+    whose ``authorizer`` procedure decides (registered on ``authorizer_realm``, default this realm).
     """
-    roles: dict[str, tuple[Permission, ...]] = {}
+    roles: dict[str, Any] = {}
     for i, role in enumerate(reader.items(value, path)):
         where = "{}[{}]".format(path, i)
-        doc = reader.mapping(role, where, ("name", "permissions"))
+        doc = reader.mapping(role, where, ("name", "permissions", "authorizer", "authorizer_realm"))
         if "name" not in doc:
             raise reader.fail(where + ".name", "missing")
         name = reader.typed(doc["name"], where + ".name", str, "a string")
+        if "authorizer" in doc:
+            if "permissions" in doc:
+                raise reader.fail(where + ".permissions", "a role has either permissions or an authorizer")
+            procedure = reader.typed(doc["authorizer"], where + ".authorizer", str, "a procedure URI")
+            if not is_valid_uri(procedure):
+                raise reader.fail(where + ".authorizer", "{!r} is not a valid URI".format(procedure))
+            home = reader.typed(doc.get("authorizer_realm", realm), where + ".authorizer_realm", str, "a realm")
+            roles[name] = DynamicRole(procedure, home)
+            continue
         permissions = []
         for j, rule in enumerate(reader.items(doc.get("permissions", []), where + ".permissions")):
             permissions.append(_permission(reader, rule, "{}.permissions[{}]".format(where, j)))
