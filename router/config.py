@@ -146,17 +146,24 @@ class _Reader:
             raise self.fail(path, "must be a list")
         return value
 
+    def pattern(self, doc: dict[str, Any], path: str) -> tuple[str, str]:
+        """
+        A URI pattern and its match policy from a section's ``uri`` and ``match`` keys.
+        """
+        if "uri" not in doc:
+            raise self.fail(path + ".uri", "missing")
+        uri = self.typed(doc["uri"], path + ".uri", str, "a string")
+        match = self.typed(doc.get("match", MATCH_EXACT), path + ".match", str, "a string")
+        if match not in MATCH_POLICIES:
+            raise self.fail(path + ".match", "must be one of {}".format(", ".join(MATCH_POLICIES)))
+        if not is_valid_uri(uri, match):
+            raise self.fail(path + ".uri", "{!r} is not a valid {} URI pattern".format(uri, match))
+        return uri, match
+
 
 def _history_rule(reader: _Reader, value: Any, path: str) -> HistoryRule:
     doc = reader.mapping(value, path, ("uri", "match", "limit"))
-    if "uri" not in doc:
-        raise reader.fail(path + ".uri", "missing")
-    uri = reader.typed(doc["uri"], path + ".uri", str, "a string")
-    match = reader.typed(doc.get("match", MATCH_EXACT), path + ".match", str, "a string")
-    if match not in MATCH_POLICIES:
-        raise reader.fail(path + ".match", "must be one of {}".format(", ".join(MATCH_POLICIES)))
-    if not is_valid_uri(uri, match):
-        raise reader.fail(path + ".uri", "{!r} is not a valid {} topic pattern".format(uri, match))
+    uri, match = reader.pattern(doc, path)
     limit = reader.typed(doc.get("limit", 100), path + ".limit", int, "an integer")
     if not 1 <= limit <= 100_000:
         raise reader.fail(path + ".limit", "must be between 1 and 100000")

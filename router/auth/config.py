@@ -18,7 +18,7 @@ from router.auth.scram import KDF_ARGON2, KDF_PBKDF2, METHOD_DRAFT, ScramMethod,
 from router.auth.ticket import TicketMethod, TicketPrincipal
 from router.auth.wampcra import CraMethod, CraPrincipal
 from router.authorizer import ACTIONS, DynamicRole, Permission
-from router.uri import MATCH_EXACT, MATCH_POLICIES, is_valid_uri
+from router.uri import is_valid_uri
 
 _ENV = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
@@ -205,14 +205,7 @@ def parse_roles(reader: Any, value: Any, path: str, realm: str) -> dict[str, Any
 
 def _permission(reader: Any, value: Any, path: str) -> Permission:
     doc = reader.mapping(value, path, ("uri", "match", "allow", "disclose"))
-    if "uri" not in doc:
-        raise reader.fail(path + ".uri", "missing")
-    uri = reader.typed(doc["uri"], path + ".uri", str, "a string")
-    match = reader.typed(doc.get("match", MATCH_EXACT), path + ".match", str, "a string")
-    if match not in MATCH_POLICIES:
-        raise reader.fail(path + ".match", "must be one of {}".format(", ".join(MATCH_POLICIES)))
-    if not is_valid_uri(uri, match):
-        raise reader.fail(path + ".uri", "{!r} is not a valid {} URI pattern".format(uri, match))
+    uri, match = reader.pattern(doc, path)
     allow = reader.mapping(doc.get("allow", {}), path + ".allow", ACTIONS)
     disclose = reader.mapping(doc.get("disclose", {}), path + ".disclose", ("caller", "publisher"))
     flags = {action: reader.typed(allow.get(action, False), "{}.allow.{}".format(path, action), bool, "true or false")
