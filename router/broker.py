@@ -157,8 +157,8 @@ class Broker:
         self._index: UriIndex[Subscription] = UriIndex()
         self._by_id: dict[int, Subscription] = {}
         self._retained: dict[str, _Retained] = {}
-        #: topic -> recent events, oldest first: (time, publication, args, kwargs)
-        self._history: dict[str, deque[tuple[float, int, Any, Any]]] = {}
+        #: topic -> recent events, oldest first: (time, publication, args, kwargs, receiver filter)
+        self._history: dict[str, deque[tuple[float, int, Any, Any, _Receivers | None]]] = {}
 
     # lookups (meta API)
 
@@ -236,7 +236,9 @@ class Broker:
         out = self._dispatch(publication, msg, peer, disclose)
         if msg.retain:
             self._retained[topic] = _Retained(publication, msg, peer, disclose)
-        if not _is_filtered(msg):
+        if not msg.exclude and msg.eligible is None:
+            # events for chosen sessions are never kept; authid/authrole filters are kept with the
+            # event and applied to whoever reads the history
             self._remember(topic, publication, msg)
         if msg.acknowledge:
             out.append((peer, Published(msg.request, publication)))
@@ -275,10 +277,11 @@ class Broker:
 
     def events(self, subscription: Subscription, limit: int | None = None, reverse: bool = False,
                from_time: str | None = None, after_time: str | None = None,
-               before_time: str | None = None) -> list[dict[str, Any]]:
+               before_time: str | None = None, reader: Peer | None = None) -> list[dict[str, Any]]:
         """
         The kept history of the topics ``subscription`` covers, oldest first (newest first with
-        ``reverse``), filtered by ISO 8601 time bounds and cut to ``limit``.
+        ``reverse``), filtered by ISO 8601 time bounds and cut to ``limit``. Events published for
+        certain authids or authroles only are shown to a ``reader`` they admit.
 
         :raises ValueError: for a time bound that is not ISO 8601.
         """
@@ -287,7 +290,9 @@ class Broker:
         for topic, kept in self._history.items():
             if not pattern_matches(subscription.match, subscription.uri, topic):
                 continue
-            for when, publication, args, kwargs in kept:
+            for when, publication, args, kwargs, receivers in kept:
+                if receivers is not None and (reader is None or not receivers.admits(reader)):
+                    continue
                 if bounds[0] is not None and when < bounds[0]:
                     continue
                 if bounds[1] is not None and when <= bounds[1]:
@@ -366,7 +371,7 @@ class Broker:
             if rule is None:
                 return
             kept = self._history[topic] = deque(maxlen=rule.limit)
-        kept.append((self._now(), publication, msg.args, msg.kwargs))
+        kept.append((self._now(), publication, msg.args, msg.kwargs, _Receivers(msg) if _is_filtered(msg) else None))
 
     def _drop_subscriber(self, peer: Peer, subscription: Subscription) -> None:
         subscription.subscribers.pop(peer, None)

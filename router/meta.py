@@ -501,7 +501,7 @@ class MetaApi:
         subscription = self._subscription(subscription_id)
         try:
             return self._realm.broker.events(subscription, limit=limit, reverse=reverse, from_time=from_time,
-                                             after_time=after_time, before_time=before_time)
+                                             after_time=after_time, before_time=before_time, reader=caller)
         except ValueError as e:
             raise _invalid("time bounds must be ISO 8601 strings ({})".format(e)) from None
 
