@@ -24,6 +24,7 @@ from router import uris
 from router.codec import options_of
 from router.ids import SequentialIds, random_id
 from router.matching import UriIndex, pattern_matches
+from router.passthru import PassthruEvent, ppt_options
 from router.peer import Peer
 from router.replies import Deliveries, error_for
 from router.uri import MATCH_EXACT, MATCH_POLICIES, is_reserved, is_valid_uri
@@ -107,10 +108,12 @@ class _Retained:
     The last event retained on a topic, with what decides who may receive it.
     """
 
-    __slots__ = ("publication", "msg", "publisher", "receivers", "exclude_me")
+    __slots__ = ("publication", "msg", "publisher", "receivers", "exclude_me", "ppt")
 
-    def __init__(self, publication: int, msg: Publish, publisher: Peer | None, disclose: bool) -> None:
+    def __init__(self, publication: int, msg: Publish, publisher: Peer | None, disclose: bool,
+                 ppt: dict[str, Any] | None) -> None:
         self.publication = publication
+        self.ppt = ppt
         self.msg = msg
         self.publisher = publisher if disclose else None
         self.receivers = _Receivers(msg) if _is_filtered(msg) else None
@@ -232,10 +235,11 @@ class Broker:
                 return [(peer, error_for(msg, uris.INVALID_URI, "invalid topic URI {!r}".format(topic)))]
             return []
         disclose = disclose or self._disclose_publisher or bool(options_of(msg).get("disclose_me"))
+        ppt = ppt_options(msg, peer)
         publication = self._publication_id()
-        out = self._dispatch(publication, msg, peer, disclose)
+        out = self._dispatch(publication, msg, peer, disclose, ppt)
         if msg.retain:
-            self._retained[topic] = _Retained(publication, msg, peer, disclose)
+            self._retained[topic] = _Retained(publication, msg, peer, disclose, ppt)
         if not msg.exclude and msg.eligible is None:
             # events for chosen sessions are never kept; authid/authrole filters are kept with the
             # event and applied to whoever reads the history
@@ -318,12 +322,13 @@ class Broker:
             return time.time()
         return self._clock.seconds()
 
-    def _dispatch(self, publication: int, msg: Publish, publisher: Peer | None, disclose: bool) -> Deliveries:
+    def _dispatch(self, publication: int, msg: Publish, publisher: Peer | None, disclose: bool,
+                  ppt: dict[str, Any] | None = None) -> Deliveries:
         out: Deliveries = []
         skip = publisher if msg.exclude_me is not False else None
         receivers = _Receivers(msg) if _is_filtered(msg) else None
         for subscription in self._index.matches(msg.topic):
-            event = self._event(subscription, publication, msg, publisher if disclose else None)
+            event = self._event(subscription, publication, msg, publisher if disclose else None, ppt=ppt)
             for receiver in subscription.subscribers:
                 if receiver is skip or (receivers is not None and not receivers.admits(receiver)):
                     continue
@@ -331,12 +336,12 @@ class Broker:
         return out
 
     def _event(self, subscription: Subscription, publication: int, msg: Publish, publisher: Peer | None,
-               retained: bool = False) -> Event:
+               retained: bool = False, ppt: dict[str, Any] | None = None) -> Event:
         """
         The EVENT for one subscription: one object shared by all its receivers, so each serializer
         encodes it once.
         """
-        return Event(
+        event = (PassthruEvent if ppt else Event)(
             subscription.id,
             publication,
             args=msg.args,
@@ -351,6 +356,8 @@ class Broker:
             enc_key=msg.enc_key,
             enc_serializer=msg.enc_serializer,
         )
+        event._router_internal = ppt
+        return event
 
     def _retained_for(self, peer: Peer, subscription: Subscription) -> Deliveries:
         out: Deliveries = []
@@ -361,7 +368,8 @@ class Broker:
                 continue
             if kept.receivers is not None and not kept.receivers.admits(peer):
                 continue
-            out.append((peer, self._event(subscription, kept.publication, kept.msg, kept.publisher, retained=True)))
+            out.append((peer, self._event(subscription, kept.publication, kept.msg, kept.publisher, retained=True,
+                                          ppt=kept.ppt)))
         return out
 
     def _remember(self, topic: str, publication: int, msg: Publish) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from autobahn.wamp.exception import InvalidUriError, ProtocolError
 from autobahn.wamp.interfaces import ISerializer
-from autobahn.wamp.message import Call, Cancel, Hello, Publish, Register, Subscribe, Yield
+from autobahn.wamp.message import Call, Cancel, Error, Hello, Publish, Register, Subscribe, Yield
 
 from router.ids import MAX_ID
 
@@ -116,8 +116,10 @@ def _parse(raw: Any, message_types: dict[int, Any]) -> Decoded:
         return Malformed("invalid {} message ({})".format(klass.__name__.upper(), type(e).__name__))
     if message_type in _WITH_OPTIONS:
         # Autobahn's message classes keep only the options they know; the router reads the others
-        # (disclose_me, progress, forward_timeout, ...) from the raw dict kept here
+        # (disclose_me, progress, forward_timeout, ppt_*, ...) from the raw dict kept here
         msg._router_internal = raw[2]
+    elif message_type == Error.MESSAGE_TYPE:
+        msg._router_internal = raw[3]
     return msg
 
 

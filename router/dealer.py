@@ -29,6 +29,7 @@ from router.codec import options_of
 from router.errors import ProtocolViolation
 from router.ids import SequentialIds
 from router.matching import UriIndex
+from router.passthru import PassthruError, PassthruInvocation, PassthruResult, ppt_options
 from router.peer import Peer
 from router.replies import Deliveries, error_for
 from router.uri import MATCH_EXACT, MATCH_POLICIES, is_reserved, is_valid_uri
@@ -110,24 +111,6 @@ class PendingCall:
         self.streaming = False
         #: a CANCEL in kill mode was forwarded; the callee's answer ends the call
         self.canceled = False
-
-
-class ChunkInvocation(Invocation):
-    """
-    INVOCATION for one chunk of a progressive call invocation (``Details.progress``).
-    """
-
-    __slots__ = ("chunk_progress",)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        Invocation.__init__(self, *args, **kwargs)
-        self.chunk_progress = False
-
-    def marshal(self) -> list[Any]:
-        raw = Invocation.marshal(self)
-        if self.chunk_progress:
-            raw[3]["progress"] = True
-        return raw
 
 
 def _iso_now(clock: Any) -> str:
@@ -251,6 +234,10 @@ class Dealer:
         if streaming and not callee.has_feature("callee", "progressive_call_invocations"):
             return [(peer, error_for(msg, uris.FEATURE_NOT_SUPPORTED,
                                      "the callee does not accept progressive call invocations"))]
+        ppt = ppt_options(msg, peer)
+        if ppt and not callee.has_feature("callee", "payload_passthru_mode"):
+            return [(peer, error_for(msg, uris.FEATURE_NOT_SUPPORTED,
+                                     "the callee does not accept payload passthru mode"))]
         progressive = bool(msg.receive_progress) and callee.has_feature("callee", "progressive_call_results")
         pending = PendingCall(peer, msg.request, callee, callee.request_ids.next(), registration, progressive)
         pending.streaming = streaming
@@ -262,7 +249,8 @@ class Dealer:
             pending.timer = self._clock.callLater(timeout / 1000.0, self._expire, pending)
         disclose = (disclose or self._disclose_caller or registration.disclose_caller
                     or bool(options.get("disclose_me")))
-        invocation = (ChunkInvocation if streaming else Invocation)(
+        extra = dict(ppt or {}, progress=True) if streaming else ppt
+        invocation = (PassthruInvocation if extra else Invocation)(
             pending.invocation_request,
             registration.id,
             args=msg.args,
@@ -278,8 +266,7 @@ class Dealer:
             enc_key=msg.enc_key,
             enc_serializer=msg.enc_serializer,
         )
-        if streaming:
-            invocation.chunk_progress = True
+        invocation._router_internal = extra
         return [(callee, invocation)]
 
     def cancel(self, peer: Peer, msg: Cancel) -> Deliveries:
@@ -307,10 +294,13 @@ class Dealer:
         pending = self._answered(peer, msg.request)
         if pending is None:
             return []
+        ppt = ppt_options(msg, peer)
+        if ppt and not pending.caller.has_feature("caller", "payload_passthru_mode"):
+            return self._passthru_refused(pending)
         progress = bool(msg.progress) and pending.progressive
         if not progress:
             self._finish(pending)
-        result = Result(
+        result = (PassthruResult if ppt else Result)(
             pending.call_request,
             args=msg.args,
             kwargs=msg.kwargs,
@@ -320,6 +310,7 @@ class Dealer:
             enc_key=msg.enc_key,
             enc_serializer=msg.enc_serializer,
         )
+        result._router_internal = ppt
         return [(pending.caller, result)]
 
     def error(self, peer: Peer, msg: Error) -> Deliveries:
@@ -329,8 +320,11 @@ class Dealer:
         pending = self._answered(peer, msg.request)
         if pending is None:
             return []
+        ppt = ppt_options(msg, peer)
+        if ppt and not pending.caller.has_feature("caller", "payload_passthru_mode"):
+            return self._passthru_refused(pending)
         self._finish(pending)
-        error = Error(
+        error = (PassthruError if ppt else Error)(
             Call.MESSAGE_TYPE,
             pending.call_request,
             msg.error,
@@ -341,6 +335,7 @@ class Dealer:
             enc_key=msg.enc_key,
             enc_serializer=msg.enc_serializer,
         )
+        error._router_internal = ppt
         return [(pending.caller, error)]
 
     # router requests
@@ -408,10 +403,26 @@ class Dealer:
         if not pending.streaming:
             raise ProtocolViolation("CALL reuses request id {} of a call in progress".format(msg.request))
         pending.streaming = progress
-        invocation = ChunkInvocation(pending.invocation_request, pending.registration.id,
-                                     args=msg.args, kwargs=msg.kwargs, payload=msg.payload)
-        invocation.chunk_progress = progress
+        invocation = PassthruInvocation(pending.invocation_request, pending.registration.id,
+                                        args=msg.args, kwargs=msg.kwargs, payload=msg.payload)
+        extra = dict(ppt_options(msg, pending.caller) or {})
+        if progress:
+            extra["progress"] = True
+        invocation._router_internal = extra
         return [(pending.callee, invocation)]
+
+    def _passthru_refused(self, pending: PendingCall) -> Deliveries:
+        """
+        A callee answered in payload passthru mode to a caller that did not announce it: both are
+        told ``feature_not_supported`` and the call ends.
+        """
+        self._finish(pending)
+        text = "the caller does not accept payload passthru mode"
+        return [
+            (pending.callee, Error(Invocation.MESSAGE_TYPE, pending.invocation_request, uris.FEATURE_NOT_SUPPORTED,
+                                   args=[text])),
+            (pending.caller, Error(Call.MESSAGE_TYPE, pending.call_request, uris.FEATURE_NOT_SUPPORTED, args=[text])),
+        ]
 
     def _expire(self, pending: PendingCall) -> None:
         pending.timer = None

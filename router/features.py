@@ -15,6 +15,7 @@ BROKER_FEATURES: dict[str, bool] = {
     "subscription_revocation": True,
     "session_meta_api": True,
     "subscription_meta_api": True,
+    "payload_passthru_mode": True,
 }
 
 #: dealer features, as announced in ``WELCOME.Details.roles.dealer.features``
@@ -30,6 +31,7 @@ DEALER_FEATURES: dict[str, bool] = {
     "session_meta_api": True,
     "registration_meta_api": True,
     "testament_meta_api": True,
+    "payload_passthru_mode": True,
 }
 
 
