@@ -53,101 +53,15 @@ if (argv.length !== 3 || !SERIALIZER_NAMES.includes(argv[2])) {
 }
 const [url, realm, serializerName] = argv;
 
-// what the script is doing, for the timeout message
-let stage = 'starting';
+const harness = require('./harness');
+const { progress, describe, equal } = harness;
 
-if (typeof globalThis.WebSocket !== 'function') {
-  reexecWithWebSocket();
-} else {
-  main();
-}
-
-function reexecWithWebSocket() {
-  if (process.env.WAMPD_INTEROP_REEXEC) {
-    process.stderr.write('advanced: no global WebSocket even with --experimental-websocket (node ' +
-      process.version + '); autobahn 26 needs Node >= 22 or Node 20 >= 20.10\n');
-    process.exit(2);
-  }
-  const { spawnSync } = require('child_process');
-  const child = spawnSync(
-    process.execPath,
-    ['--experimental-websocket', '--no-warnings=ExperimentalWarning', ...process.execArgv, __filename, ...argv],
-    {
-      stdio: 'inherit',
-      env: { ...process.env, WAMPD_INTEROP_REEXEC: '1' },
-      timeout: OVERALL_TIMEOUT_MS + 2000,
-      killSignal: 'SIGKILL',
-    },
-  );
-  if (child.error) {
-    process.stderr.write('advanced: re-running node with --experimental-websocket failed: ' +
-      child.error.message + '\n');
-    process.exit(2);
-  }
-  process.exit(child.status === null ? 2 : child.status);
-}
-
-function main() {
-  const autobahn = require('autobahn');
-
-  const timer = setTimeout(() => {
-    process.stderr.write('advanced: timed out after ' + OVERALL_TIMEOUT_MS / 1000 + ' s while ' + stage + '\n');
-    process.exit(2);
-  }, OVERALL_TIMEOUT_MS);
-
-  run(autobahn).then(
-    (results) => {
-      clearTimeout(timer);
-      process.stdout.write(JSON.stringify(results) + '\n');
-      const failed = Object.entries(results.checks).filter(([, ok]) => !ok).map(([name]) => name);
-      if (failed.length > 0) {
-        process.stderr.write('advanced: failed checks: ' + failed.join(', ') + '\n');
-        process.exitCode = 1;
-      }
-      process.exit();
-    },
-    (err) => {
-      clearTimeout(timer);
-      process.stderr.write('advanced: ' + describe(err) + '\n');
-      process.exit(1);
-    },
-  );
-}
+harness.start({ name: 'advanced', timeoutMs: OVERALL_TIMEOUT_MS, run });
 
 // -- helpers ---------------------------------------------------------------------------------------------------------
 
-function describe(value) {
-  if (value instanceof Error && value.stack) {
-    return value.stack;
-  }
-  if (value && typeof value === 'object') {
-    try {
-      return JSON.stringify(value);
-    } catch (e) {
-      // fall through
-    }
-  }
-  return String(value);
-}
 
-// Deep equality for JSON-like values (arrays, plain objects, primitives).
-function equal(a, b) {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
 
-function canonical(value) {
-  if (Array.isArray(value)) {
-    return value.map(canonical);
-  }
-  if (value && typeof value === 'object') {
-    const out = {};
-    for (const key of Object.keys(value).sort()) {
-      out[key] = canonical(value[key]);
-    }
-    return out;
-  }
-  return value === undefined ? null : value;
-}
 
 function report(what, err) {
   process.stderr.write('advanced ' + what + ' ' + describe(err) + '\n');
@@ -552,7 +466,7 @@ const SCENARIOS = [
 ];
 
 async function run(autobahn) {
-  stage = 'opening sessions';
+  progress.stage = 'opening sessions';
   const a = await open(autobahn, 'A');
   const b = await open(autobahn, 'B');
   const c = await open(autobahn, 'C');
@@ -568,7 +482,7 @@ async function run(autobahn) {
     checks: {},
   };
   for (const [name, scenario] of SCENARIOS) {
-    stage = 'scenario ' + name;
+    progress.stage = 'scenario ' + name;
     try {
       const observed = await scenario(context);
       Object.assign(results.checks, observed.checks);
@@ -580,7 +494,7 @@ async function run(autobahn) {
     }
   }
 
-  stage = 'leaving';
+  progress.stage = 'leaving';
   for (const leave of cleanup) {
     try {
       await leave();

@@ -37,74 +37,11 @@ if (argv.length < 3 || argv.length > 4 || !SCENARIOS.includes(argv[2]) ||
 }
 const [url, realm, scenario, seedHex] = argv;
 
-// what the script is doing, for the timeout message
-let stage = 'starting';
+const harness = require('./harness');
+const { progress, describe, equal } = harness;
 
-if (typeof globalThis.WebSocket !== 'function') {
-  reexecWithWebSocket();
-} else {
-  main();
-}
+harness.start({ name: 'auth', timeoutMs: OVERALL_TIMEOUT_MS, run, judgeChecks: false });
 
-function reexecWithWebSocket() {
-  if (process.env.WAMPD_INTEROP_REEXEC) {
-    process.stderr.write('auth: no global WebSocket even with --experimental-websocket (node ' +
-      process.version + '); autobahn 26 needs Node >= 22 or Node 20 >= 20.10\n');
-    process.exit(2);
-  }
-  const { spawnSync } = require('child_process');
-  const child = spawnSync(
-    process.execPath,
-    ['--experimental-websocket', '--no-warnings=ExperimentalWarning', ...process.execArgv, __filename, ...argv],
-    {
-      stdio: 'inherit',
-      env: { ...process.env, WAMPD_INTEROP_REEXEC: '1' },
-      timeout: OVERALL_TIMEOUT_MS + 2000,
-      killSignal: 'SIGKILL',
-    },
-  );
-  if (child.error) {
-    process.stderr.write('auth: re-running node with --experimental-websocket failed: ' + child.error.message + '\n');
-    process.exit(2);
-  }
-  process.exit(child.status === null ? 2 : child.status);
-}
-
-function main() {
-  const autobahn = require('autobahn');
-
-  const timer = setTimeout(() => {
-    process.stderr.write('auth: timed out after ' + OVERALL_TIMEOUT_MS / 1000 + ' s while ' + stage + '\n');
-    process.exit(2);
-  }, OVERALL_TIMEOUT_MS);
-
-  run(autobahn).then(
-    (results) => {
-      clearTimeout(timer);
-      process.stdout.write(JSON.stringify(results) + '\n');
-      process.exit(0);
-    },
-    (err) => {
-      clearTimeout(timer);
-      process.stderr.write('auth: ' + describe(err) + '\n');
-      process.exit(1);
-    },
-  );
-}
-
-function describe(value) {
-  if (value instanceof Error && value.stack) {
-    return value.stack;
-  }
-  if (value && typeof value === 'object') {
-    try {
-      return JSON.stringify(value);
-    } catch (e) {
-      // fall through
-    }
-  }
-  return String(value);
-}
 
 // HELLO credentials and the CHALLENGE answer of a scenario: {authmethods, authid, authextra, respond}
 function credentials(autobahn) {
@@ -182,7 +119,7 @@ async function run(autobahn) {
     return true; // never auto-reconnect
   };
 
-  stage = 'opening the session';
+  progress.stage = 'opening the session';
   connection.open();
   const joined = await opened;
   const results = { scenario, autobahn: autobahn.version, node: process.version, joined: joined !== null, challenges };
@@ -191,12 +128,12 @@ async function run(autobahn) {
     results.details = {
       authid: d.authid, authrole: d.authrole, authmethod: d.authmethod, authprovider: d.authprovider,
     };
-    stage = 'calling wamp.session.count';
+    progress.stage = 'calling wamp.session.count';
     results.probe = await outcome(joined.session.call('wamp.session.count'));
-    stage = 'leaving';
+    progress.stage = 'leaving';
     connection.close();
   }
-  stage = 'waiting for the connection to close';
+  progress.stage = 'waiting for the connection to close';
   results.close = await closed;
   return results;
 }

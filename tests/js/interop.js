@@ -25,99 +25,13 @@ if (argv.length !== 3 || !SERIALIZER_NAMES.includes(argv[2])) {
 }
 const [url, realm, serializerName] = argv;
 
-// what the script is doing, for the timeout message
-let stage = 'starting';
+const harness = require('./harness');
+const { progress, describe, equal } = harness;
 
-if (typeof globalThis.WebSocket !== 'function') {
-  reexecWithWebSocket();
-} else {
-  main();
-}
+harness.start({ name: 'interop', timeoutMs: OVERALL_TIMEOUT_MS, run });
 
-function reexecWithWebSocket() {
-  if (process.env.WAMPD_INTEROP_REEXEC) {
-    process.stderr.write('interop: no global WebSocket even with --experimental-websocket (node ' +
-      process.version + '); autobahn 26 needs Node >= 22 or Node 20 >= 20.10\n');
-    process.exit(2);
-  }
-  const { spawnSync } = require('child_process');
-  const child = spawnSync(
-    process.execPath,
-    ['--experimental-websocket', '--no-warnings=ExperimentalWarning', ...process.execArgv, __filename, ...argv],
-    {
-      stdio: 'inherit',
-      env: { ...process.env, WAMPD_INTEROP_REEXEC: '1' },
-      timeout: OVERALL_TIMEOUT_MS + 2000,
-      killSignal: 'SIGKILL',
-    },
-  );
-  if (child.error) {
-    process.stderr.write('interop: re-running node with --experimental-websocket failed: ' +
-      child.error.message + '\n');
-    process.exit(2);
-  }
-  process.exit(child.status === null ? 2 : child.status);
-}
 
-function main() {
-  const autobahn = require('autobahn');
 
-  const timer = setTimeout(() => {
-    process.stderr.write('interop: timed out after ' + OVERALL_TIMEOUT_MS / 1000 + ' s while ' + stage + '\n');
-    process.exit(2);
-  }, OVERALL_TIMEOUT_MS);
-
-  run(autobahn).then(
-    (results) => {
-      clearTimeout(timer);
-      process.stdout.write(JSON.stringify(results) + '\n');
-      const failed = Object.entries(results.checks).filter(([, ok]) => !ok).map(([name]) => name);
-      if (failed.length > 0) {
-        process.stderr.write('interop: failed checks: ' + failed.join(', ') + '\n');
-        process.exitCode = 1;
-      }
-      process.exit();
-    },
-    (err) => {
-      clearTimeout(timer);
-      process.stderr.write('interop: ' + describe(err) + '\n');
-      process.exit(1);
-    },
-  );
-}
-
-function describe(value) {
-  if (value instanceof Error && value.stack) {
-    return value.stack;
-  }
-  if (value && typeof value === 'object') {
-    try {
-      return JSON.stringify(value);
-    } catch (e) {
-      // fall through
-    }
-  }
-  return String(value);
-}
-
-// Deep equality for JSON-like values (arrays, plain objects, primitives).
-function equal(a, b) {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
-
-function canonical(value) {
-  if (Array.isArray(value)) {
-    return value.map(canonical);
-  }
-  if (value && typeof value === 'object') {
-    const out = {};
-    for (const key of Object.keys(value).sort()) {
-      out[key] = canonical(value[key]);
-    }
-    return out;
-  }
-  return value;
-}
 
 function makeSerializer(autobahn) {
   if (serializerName === 'msgpack') {
@@ -174,9 +88,9 @@ function outcome(promise) {
 }
 
 async function run(autobahn) {
-  stage = 'opening session A';
+  progress.stage = 'opening session A';
   const a = await open(autobahn, 'A');
-  stage = 'opening session B';
+  progress.stage = 'opening session B';
   const b = await open(autobahn, 'B');
   const sessionIds = [a.session.id, b.session.id];
 
@@ -184,7 +98,7 @@ async function run(autobahn) {
   const firstEvent = new Promise((r) => { resolveEvent = r; });
   const events = [];
 
-  stage = 'registering and subscribing with B';
+  progress.stage = 'registering and subscribing with B';
   await b.session.register('com.interop.add2', (args) => args[0] + args[1]);
   await b.session.register('com.interop.fail', () => {
     throw new autobahn.Error('com.interop.error.failed', ['x'], { code: 7 });
@@ -194,14 +108,14 @@ async function run(autobahn) {
     resolveEvent();
   });
 
-  stage = 'calling from A';
+  progress.stage = 'calling from A';
   const add2 = await outcome(a.session.call('com.interop.add2', [2, 3]));
   const fail = await outcome(a.session.call('com.interop.fail'));
   const missing = await outcome(a.session.call('com.interop.missing'));
 
-  stage = 'publishing from A';
+  progress.stage = 'publishing from A';
   const publication = await outcome(a.session.publish('com.interop.topic', [1, 2], { k: 'v' }, { acknowledge: true }));
-  stage = 'waiting for the event at B';
+  progress.stage = 'waiting for the event at B';
   await firstEvent;
   // allow a duplicate delivery to show up before judging "exactly one event"
   await new Promise((r) => setTimeout(r, 200));
@@ -221,7 +135,7 @@ async function run(autobahn) {
     events,
   };
 
-  stage = 'leaving';
+  progress.stage = 'leaving';
   a.connection.close();
   b.connection.close();
   const [aClosed, bClosed] = await Promise.all([a.closed, b.closed]);
