@@ -204,7 +204,7 @@ def test_subscribing_twice_returns_the_same_subscription(router, transport, seri
 @serializers
 @pytest_twisted.inlineCallbacks
 def test_result_larger_than_caller_accepts_fails_with_payload_size_exceeded(router, serializer):
-    """A RawSocket caller that announced a 512-byte limit gets ERROR payload_size_exceeded for a larger result."""
+    """A RawSocket caller that announced a 1 KiB limit gets ERROR payload_size_exceeded for a larger result."""
     from autobahn.twisted.rawsocket import WampRawSocketClientFactory
     from autobahn.wamp.types import ComponentConfig
     from twisted.internet import reactor
@@ -214,7 +214,7 @@ def test_result_larger_than_caller_accepts_fails_with_payload_size_exceeded(rout
     from tests.support import Client
 
     callee = yield connect(router, "websocket", serializer)
-    yield callee.register(lambda: "x" * 2000, "com.example.big")
+    yield callee.register(lambda: "x" * 4000, "com.example.big")
     yield callee.register(lambda: "small", "com.example.small")
     caller = Client(ComponentConfig(realm="realm1"))
     factory = WampRawSocketClientFactory(lambda: caller, serializer=SERIALIZERS[serializer]())
@@ -222,7 +222,7 @@ def test_result_larger_than_caller_accepts_fails_with_payload_size_exceeded(rout
 
     def small_limit(addr):
         protocol = build(addr)
-        protocol._max_message_size = 512
+        protocol._max_message_size = 1024  # room for WELCOME, not for the big result
         return protocol
 
     factory.buildProtocol = small_limit
