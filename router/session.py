@@ -141,8 +141,12 @@ class SessionMachine:
 
     def undeliverable(self, msg: Message) -> Deliveries:
         """
-        ``msg`` exceeded the size the peer accepts and was not sent; see :meth:`Realm.undeliverable`.
+        ``msg`` exceeded the size the peer accepts and was not sent: a WELCOME ends the session
+        with ABORT ``payload_size_exceeded``; otherwise see :meth:`Realm.undeliverable`.
         """
+        if isinstance(msg, Welcome):
+            return self.abort(uris.PAYLOAD_SIZE_EXCEEDED,
+                              "WELCOME is larger than the message size this client accepts")
         peer = self.peer
         if self.state is not State.ESTABLISHED or peer is None:
             return []

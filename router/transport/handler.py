@@ -113,8 +113,11 @@ class SessionHandler:
         except (PayloadExceededError, SerializationError) as e:
             self.log.warn("Could not send {kind} to session {session}: {error}", kind=type(msg).__name__.upper(),
                           session=self._session_id or "-", error=e)
-            if self.machine is not None:
-                deliver(self.machine.undeliverable(msg))
+            machine = self.machine
+            if machine is not None:
+                deliver(machine.undeliverable(msg))
+                if machine.close_transport:
+                    self._close()
         except TransportLost:
             pass
 

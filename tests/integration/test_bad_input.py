@@ -652,12 +652,24 @@ def test_autobahn_client_with_unknown_subprotocol_never_opens(router):
 @pytest_twisted.inlineCallbacks
 def test_rawsocket_handshake_is_accepted_with_announced_limit(router, serializer, where):
     """A valid RawSocket handshake is answered with the same serializer and length exponent 11 (1 MiB)."""
-    for exponent in (0, 15):
+    # 2^10 bytes is the smallest limit WELCOME fits in (a 512-byte client gets ABORT, tested below)
+    for exponent in (1, 15):
         client = yield open_rawsocket(
             router, where, serializer, handshake(RAW_SERIALIZER_IDS[serializer], exponent))
         yield join(client)
         client.hang_up()
         yield with_timeout(client.closed)
+
+
+@pytest_twisted.inlineCallbacks
+def test_rawsocket_client_too_small_for_welcome_gets_abort(router):
+    """A client accepting only 512-byte messages, less than WELCOME needs, gets ABORT payload_size_exceeded."""
+    client = yield open_rawsocket(router, "tcp", "json", handshake(RAW_SERIALIZER_IDS["json"], 0))
+    client.send([HELLO, "realm1", {"roles": {"subscriber": {}}}])
+    abort = yield client.next_message()
+    assert abort[0] == ABORT and abort[2] == "wamp.error.payload_size_exceeded"
+    yield with_timeout(client.closed)
+    assert router.service.router.sessions == {}
 
 
 @pytest.mark.parametrize("where", ("tcp", "unix"))
