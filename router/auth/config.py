@@ -16,6 +16,7 @@ from router.auth.dynamic import DynamicMethod
 from router.auth.cryptosign import CryptosignMethod, CryptosignPrincipal
 from router.auth.scram import KDF_ARGON2, KDF_PBKDF2, METHOD_DRAFT, ScramMethod, ScramPrincipal
 from router.auth.ticket import TicketMethod, TicketPrincipal
+from router.auth.tls import TlsMethod, TlsPrincipal, normalize_fingerprint
 from router.auth.wampcra import CraMethod, CraPrincipal
 from router.authorizer import ACTIONS, DynamicRole, Permission
 from router.uri import is_valid_uri
@@ -121,11 +122,26 @@ def _scram(reader: Any, doc: dict[str, Any], path: str) -> ScramMethod:
     return ScramMethod(principals)
 
 
+def _tls(reader: Any, doc: dict[str, Any], path: str) -> TlsMethod:
+    principals = {}
+    for authid, (value, where) in _principals(reader, doc, path, "principals").items():
+        entry = reader.mapping(value, where, ("certificate_sha256", "role", "realm"))
+        if "certificate_sha256" not in entry:
+            raise reader.fail(where + ".certificate_sha256", "missing")
+        fingerprint = reader.typed(entry["certificate_sha256"], where + ".certificate_sha256", str, "a string")
+        if not re.fullmatch(r"[0-9A-F]{64}", normalize_fingerprint(fingerprint)):
+            raise reader.fail(where + ".certificate_sha256", "must be a SHA-256 fingerprint in hex")
+        role, realm = _principal_common(reader, entry, where)
+        principals[authid] = TlsPrincipal(fingerprint, role, realm)
+    return TlsMethod(principals)
+
+
 _METHODS = {
     "ticket": (_ticket, ("type", "principals")),
     "wampcra": (_wampcra, ("type", "users")),
     "cryptosign": (_cryptosign, ("type", "principals")),
     "wamp-scram": (_scram, ("type", "principals")),
+    "tls": (_tls, ("type", "principals")),
 }
 
 

@@ -238,3 +238,24 @@ class TestAuthorization:
         callee.receive(Register(1, "com.p"))
         (_, invocation), = caller.receive(Call(1, "com.p"))
         assert invocation.caller == caller.peer.session_id
+
+
+class TestTlsClientCertificate:
+    FINGERPRINT = "AB:" * 31 + "CD"
+
+    def machine(self, peer_cert):
+        from router.auth.tls import TlsMethod, TlsPrincipal
+
+        methods = {"tls": TlsMethod({"device7": TlsPrincipal(self.FINGERPRINT.replace(":", "").lower(), "user")})}
+        return SessionMachine(router(), link=object(), transport_info={"peer_cert": peer_cert}, methods=methods)
+
+    def test_known_certificate(self):
+        """A client certificate whose SHA-256 fingerprint is configured authenticates as its principal."""
+        welcome = only(self.machine({"sha256": self.FINGERPRINT}).receive(hello(["tls"])))
+        assert (welcome.authid, welcome.authrole, welcome.authmethod) == ("device7", "user", "tls")
+
+    def test_unknown_or_missing_certificate(self):
+        """No certificate, an unknown one, or a mismatching authid is refused with authentication_failed."""
+        for cert, authid in (({}, None), ({"sha256": "00" * 32}, None), ({"sha256": self.FINGERPRINT}, "other")):
+            abort = only(self.machine(cert).receive(hello(["tls"], authid)))
+            assert abort.reason == "wamp.error.authentication_failed"
