@@ -226,12 +226,14 @@ def _websocket(reader: _Reader, value: Any, path: str, kind: str) -> WebSocketOp
         if problem:
             raise reader.fail(where, problem)
     seconds = {}
+    # Autobahn runs these timers on whole-second ticks, each firing up to a second early: below 2 s a
+    # timeout could fire at once
     for key in ("open_handshake_timeout", "close_handshake_timeout", "auto_ping_interval", "auto_ping_timeout"):
         number = doc.get(key, getattr(defaults, key))
-        lowest = 0 if key == "auto_ping_interval" else 0.001
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or not lowest <= number <= 86400:
-            raise reader.fail("{}.{}".format(path, key), "must be a number of seconds, {} to 86400{}".format(
-                "0" if lowest == 0 else "above 0", " (0: no pings)" if lowest == 0 else ""))
+        off = key == "auto_ping_interval" and number == 0
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not (off or 2 <= number <= 86400):
+            raise reader.fail("{}.{}".format(path, key), "must be a number of seconds from 2 to 86400{}".format(
+                " (0: no pings)" if key == "auto_ping_interval" else ""))
         seconds[key] = float(number)
     compression = reader.mapping(doc.get("compression", {}), path + ".compression", ("enabled",))
     enabled = reader.typed(compression.get("enabled", False), path + ".compression.enabled", bool, "true or false")

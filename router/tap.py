@@ -79,12 +79,16 @@ def build_config(options: Any) -> Config:
         realms.setdefault(name, RealmOptions())
     listeners = config.listeners
     if options["listen"]:
-        listeners = tuple(ListenerConfig(endpoint) for endpoint in options["listen"])
+        # --listen replaces where wampd listens, not what it serves: keep the configured web root
+        web_root = next((listener.web_root for listener in listeners if listener.web_root), None)
+        listeners = tuple(ListenerConfig(endpoint, web_root=web_root) for endpoint in options["listen"])
         source = "--listen"
     for i, listener in enumerate(listeners):
         check_endpoint(listener.endpoint, source, "listeners[{}].endpoint".format(i))
     router_options = RouterOptions(realms=realms, auto_create_realms=config.router.auto_create_realms)
-    return Config(router_options, listeners, config.components)
+    # the built-in default's sample components run on realm1, which --realm may replace
+    components = tuple(c for c in config.components if c.realm in realms or router_options.auto_create_realms)
+    return Config(router_options, listeners, components)
 
 
 class TwistdRouterService(RouterService):
@@ -115,4 +119,4 @@ def makeService(options: Any) -> IService:
     """
     The router service for parsed options (twistd's entry point).
     """
-    return TwistdRouterService(options["config_object"])
+    return TwistdRouterService(options["config_object"], reload_on_sighup=True)

@@ -27,6 +27,9 @@ NO_SUCH_PRINCIPAL = "wamp.error.no_such_principal"
 OPTION_NOT_ALLOWED = "wamp.error.option_not_allowed"
 FEATURE_NOT_SUPPORTED = "wamp.error.feature_not_supported"
 
+#: wampd's own: a session whose client stopped reading was closed (no spec URI exists for this)
+SLOW_CONSUMER = "wampd.error.slow_consumer"
+
 # Close reasons
 CLOSE_SYSTEM_SHUTDOWN = "wamp.close.system_shutdown"
 CLOSE_REALM = "wamp.close.close_realm"

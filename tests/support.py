@@ -10,7 +10,8 @@ from autobahn.twisted.wamp import ApplicationSession
 from autobahn.twisted.websocket import WampWebSocketClientFactory
 from autobahn.wamp.types import ComponentConfig
 from twisted.internet import defer, reactor
-from twisted.internet.endpoints import TCP4ClientEndpoint, UNIXClientEndpoint
+from twisted.internet.endpoints import TCP4ClientEndpoint, UNIXClientEndpoint, wrapClientTLS
+from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 from twisted.internet.task import deferLater
 
 from router.service import RouterService
@@ -24,6 +25,9 @@ SERIALIZER_NAMES = tuple(SERIALIZERS)
 #: upper bound for any single wait in a test, in seconds
 TIMEOUT = 10
 
+#: the host name TLS clients verify the router's certificate for (they connect to 127.0.0.1)
+TLS_HOSTNAME = "localhost"
+
 
 @dataclass
 class RunningRouter:
@@ -34,6 +38,8 @@ class RunningRouter:
     service: RouterService
     tcp_port: int
     unix_path: str
+    #: the certificate (PEM) clients trust when the router serves TLS; ``None`` for plain listeners
+    trust_root: bytes | None = None
 
 
 class Client(ApplicationSession):
@@ -84,32 +90,58 @@ def sleep(seconds: float) -> "defer.Deferred[None]":
     return deferLater(reactor, seconds, lambda: None)
 
 
-def client_factory(router: RunningRouter, transport: str, serializer: str, session_factory: Any) -> tuple[Any, Any]:
+def client_tls(router: RunningRouter, client_cert: bytes | None = None, hostname: str = TLS_HOSTNAME) -> Any:
     """
-    The client endpoint and Autobahn client factory for a transport kind and serializer.
+    Client TLS options trusting the router's certificate for ``hostname``, presenting
+    ``client_cert`` (PEM certificate and key) if given.
+    """
+    if router.trust_root is None:
+        raise ValueError("this router does not serve TLS")
+    return optionsForClientTLS(
+        hostname,
+        trustRoot=Certificate.loadPEM(router.trust_root),
+        clientCertificate=PrivateCertificate.loadPEM(client_cert) if client_cert else None,
+    )
+
+
+def client_factory(router: RunningRouter, transport: str, serializer: str, session_factory: Any,
+                   tls: bool = False, client_cert: bytes | None = None) -> tuple[Any, Any]:
+    """
+    The client endpoint and Autobahn client factory for a transport kind and serializer, over TLS
+    (see :func:`client_tls`) if ``tls``.
     """
     ser = SERIALIZERS[serializer]()
     if transport == "websocket":
-        factory = WampWebSocketClientFactory(
-            session_factory, url="ws://127.0.0.1:{}/ws".format(router.tcp_port), serializers=[ser]
-        )
-        return TCP4ClientEndpoint(reactor, "127.0.0.1", router.tcp_port), factory
-    factory = WampRawSocketClientFactory(session_factory, serializer=ser)
-    if transport == "rawsocket-tcp":
-        return TCP4ClientEndpoint(reactor, "127.0.0.1", router.tcp_port), factory
-    if transport == "rawsocket-unix":
-        return UNIXClientEndpoint(reactor, router.unix_path), factory
-    raise ValueError(transport)
+        url = "{}://{}:{}/ws".format("wss" if tls else "ws", TLS_HOSTNAME if tls else "127.0.0.1", router.tcp_port)
+        factory = WampWebSocketClientFactory(session_factory, url=url, serializers=[ser])
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", router.tcp_port)
+    else:
+        factory = WampRawSocketClientFactory(session_factory, serializer=ser)
+        if transport == "rawsocket-tcp":
+            endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", router.tcp_port)
+        elif transport == "rawsocket-unix":
+            endpoint = UNIXClientEndpoint(reactor, router.unix_path)
+        else:
+            raise ValueError(transport)
+    if tls:
+        endpoint = wrapClientTLS(client_tls(router, client_cert), endpoint)
+    return endpoint, factory
 
 
 @defer.inlineCallbacks
 def connect(router: RunningRouter, transport: str = "websocket", serializer: str = "json",
-            realm: str = "realm1", session_class: type = Client) -> Any:
+            realm: str = "realm1", session_class: type = Client, tls: bool | None = None,
+            client_cert: bytes | None = None) -> Any:
     """
     Connect a real Autobahn client over loopback and wait until it has joined ``realm``.
+
+    :param tls: Connect with TLS; by default, exactly when the router serves TLS (``trust_root``).
+    :param client_cert: A client certificate and its key (PEM) to present over TLS.
     """
     session = session_class(ComponentConfig(realm=realm))
-    endpoint, factory = client_factory(router, transport, serializer, lambda: session)
+    if tls is None:
+        tls = router.trust_root is not None
+    endpoint, factory = client_factory(router, transport, serializer, lambda: session, tls, client_cert)
     yield with_timeout(endpoint.connect(factory))
     yield with_timeout(session.joined)
     return session

@@ -4,6 +4,12 @@ The bridge between Autobahn transports and the sans-IO core.
 :class:`SessionHandler` is the :class:`~autobahn.wamp.interfaces.ITransportHandler` Autobahn's
 factories create per connection; :class:`SessionFactory` makes them and knows the live ones, so
 the router can say goodbye to every session on shutdown.
+
+Slow consumers: a peer that does not read what the router sends would make the router buffer
+without end. Each connection's :class:`SendBuffer` learns from Twisted when the connection's send
+buffer is full and counts what is written while it stays full; past the bound the session is
+ended with ABORT :data:`SLOW_CONSUMER` and the connection closed (aborted if it does not go within
+the close timeout). Other sessions are never paused or delayed for it.
 """
 
 from typing import Any, Callable
@@ -13,12 +19,19 @@ from autobahn.wamp.exception import SerializationError, TransportLost
 from autobahn.wamp.interfaces import ITransport, ITransportHandler
 from autobahn.wamp.message import Message
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer, IReactorTime
 from twisted.logger import Logger
+from zope.interface import implementer
 
+from router import uris
 from router.core import Router
 from router.replies import Deliveries
 from router.session import SessionMachine, State
+from router.transport.options import DEFAULT_CLOSE_TIMEOUT
+
+#: ABORT reason for a session whose peer stopped reading (not a spec URI; the ``wamp.`` namespace is
+#: the spec's)
+SLOW_CONSUMER = uris.SLOW_CONSUMER
 
 
 def deliver(deliveries: Deliveries) -> None:
@@ -36,7 +49,89 @@ def _transport_info(transport: ITransport) -> dict[str, Any]:
     details = transport.transport_details
     if details is None:
         return {}
-    return {"peer": details.peer, "is_secure": details.is_secure}
+    info: dict[str, Any] = {"peer": details.peer, "is_secure": details.is_secure}
+    if details.peer_cert:
+        info["peer_cert"] = details.peer_cert
+    if details.channel_id:
+        info["channel_id"] = details.channel_id
+    return info
+
+
+@implementer(IPushProducer)
+class SendBuffer:
+    """
+    Watches how much one connection has waiting to be sent.
+
+    Registered as the streaming producer of the connection's Twisted transport, it is paused when
+    the transport's buffer passes its high-water mark (the kernel's send buffer is full and Twisted
+    holds more) and resumed when that buffer is empty again. The transport protocol asks
+    :meth:`admit` before every write: what is written while paused is counted, and a write that
+    would take the count past ``limit`` is refused and ``overflow`` called instead (once; later
+    writes, such as the ABORT that follows, are admitted).
+
+    :param limit: Bytes that may be written while the transport's buffer stays full.
+    :param overflow: Called with the count the refused write would have made.
+    """
+
+    def __init__(self, limit: int, overflow: Callable[[int], None]) -> None:
+        self.limit = limit
+        self._overflow = overflow
+        #: whether the transport's buffer is full
+        self.paused = False
+        #: bytes written since it became full
+        self.queued = 0
+        #: set once ``overflow`` was called
+        self.overflowed = False
+        self._consumer: IConsumer | None = None
+
+    def attach(self, consumer: IConsumer) -> None:
+        """
+        Register with ``consumer`` (the connection's Twisted transport).
+
+        A protocol that ran earlier on the same connection may have left its producer registered
+        (Twisted Web's HTTP channel, after a WebSocket upgrade); it has no use for it any more and
+        is replaced.
+        """
+        try:
+            consumer.registerProducer(self, True)
+        except RuntimeError:
+            consumer.unregisterProducer()
+            consumer.registerProducer(self, True)
+        self._consumer = consumer
+
+    def detach(self) -> None:
+        """
+        Unregister from the transport (before closing it: Twisted does not finish closing a
+        transport while a paused producer is registered).
+        """
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.unregisterProducer()
+
+    def admit(self, size: int) -> bool:
+        """
+        Whether ``size`` bytes may be written to the transport now (and they are counted); if not,
+        the overflow has been reported and they must not be written.
+        """
+        if not self.paused or self.overflowed:
+            return True
+        if self.queued + size > self.limit:
+            self.overflowed = True
+            self._overflow(self.queued + size)
+            return False
+        self.queued += size
+        return True
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        self.queued = 0
+
+    def stopProducing(self) -> None:
+        # the connection is gone; the transport has dropped its reference to us
+        self._consumer = None
 
 
 class SessionHandler:
@@ -53,6 +148,10 @@ class SessionHandler:
         self._methods = methods
         self.transport: ITransport | None = None
         self.machine: SessionMachine | None = None
+        #: set when the router gave up on the peer reading: nothing more is sent
+        self._overflowed = False
+        #: aborts the connection if it is still open when the close timeout passes
+        self._close_deadline: IDelayedCall | None = None
 
     @property
     def _session_id(self) -> int | None:
@@ -92,6 +191,9 @@ class SessionHandler:
             self._close()
 
     def onClose(self, wasClean: bool) -> None:
+        deadline, self._close_deadline = self._close_deadline, None
+        if deadline is not None and deadline.active():
+            deadline.cancel()
         self._factory.live.discard(self)
         machine, self.machine = self.machine, None
         self.transport = None
@@ -106,7 +208,7 @@ class SessionHandler:
         Send one message on this connection (the link interface the core's deliveries use).
         """
         transport = self.transport
-        if transport is None or not transport.isOpen():
+        if transport is None or self._overflowed or not transport.isOpen():
             return
         try:
             transport.send(msg)
@@ -128,10 +230,39 @@ class SessionHandler:
         if self.machine is not None:
             deliver(self.machine.goodbye(reason, message))
 
+    def send_buffer_overflow(self, queued: int) -> None:
+        """
+        The peer has not been reading: sending on would put ``queued`` bytes behind the connection's
+        full send buffer (called by the transport's :class:`SendBuffer`, which refuses that write).
+
+        The session ends with ABORT :data:`SLOW_CONSUMER` (queued behind what the peer has not
+        read), nothing more is sent, and the connection is closed.
+        """
+        machine = self.machine
+        if machine is None or self._overflowed:
+            return
+        self.log.warn("Session {session} does not read what it is sent ({queued} bytes waiting); closing it",
+                      session=self._session_id or "-", queued=queued)
+        if machine.state is not State.FAILED:
+            deliver(machine.abort(SLOW_CONSUMER, "the session did not read its messages fast enough"))
+        self._overflowed = True
+        self._close()
+
     def _close(self) -> None:
         transport = self.transport
         if transport is not None and transport.isOpen():
             transport.close()
+            if self._close_deadline is None and self.transport is not None:
+                self._close_deadline = self._factory.clock.callLater(self._factory.close_timeout,
+                                                                     self._abort_transport)
+
+    def _abort_transport(self) -> None:
+        self._close_deadline = None
+        transport = self.transport
+        if transport is not None:
+            self.log.info("Connection of session {session} did not close in time; aborting it",
+                          session=self._session_id or "-")
+            transport.abort()
 
 
 ITransportHandler.register(SessionHandler)
@@ -142,19 +273,28 @@ class SessionFactory:
     Makes a :class:`SessionHandler` per connection, for Autobahn's WAMP transport factories.
 
     :param router: The router core the sessions join.
-    :param reactor: For the shutdown grace period.
+    :param reactor: For the shutdown grace period and the close timeout.
+    :param close_timeout: Seconds a connection the router closes may take to go before it is aborted.
     """
 
     log = Logger()
 
-    def __init__(self, router: Router, reactor: IReactorTime) -> None:
+    def __init__(self, router: Router, reactor: IReactorTime, close_timeout: float = DEFAULT_CLOSE_TIMEOUT) -> None:
         self.router = router
         router.emit = deliver
         self._reactor = reactor
+        self.close_timeout = close_timeout
         #: handlers whose connection is open
         self.live: set[SessionHandler] = set()
         #: handlers told to close at shutdown -> Deferred fired when their connection is gone
         self.closing: dict[SessionHandler, defer.Deferred[None]] = {}
+
+    @property
+    def clock(self) -> IReactorTime:
+        """
+        The reactor the handlers schedule their timeouts with.
+        """
+        return self._reactor
 
     def __call__(self) -> SessionHandler:
         return SessionHandler(self)

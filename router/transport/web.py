@@ -1,15 +1,18 @@
 """
-The HTTP side of a universal listener: a small info page and the WebSocket endpoint.
+The HTTP side of a universal listener: the WebSocket endpoint, and at ``/`` either a directory of
+static files (the listener's ``web_root``, e.g. the web client) or a small info page.
 """
 
 import html
+from typing import Any
 
 from autobahn.twisted.resource import WebSocketResource
-from twisted.web.resource import Resource
+from twisted.internet.interfaces import IProtocolFactory
+from twisted.web import static
+from twisted.web.resource import ForbiddenResource, NoResource, Resource
 from twisted.web.server import Request, Site
 
 from router.core import AGENT, Router
-from twisted.internet.interfaces import IProtocolFactory
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>wampd</title></head>
@@ -46,13 +49,58 @@ class InfoPage(Resource):
         return page.encode("utf-8")
 
 
-def web_site(router: Router, websocket: IProtocolFactory, ws_path: str, subprotocols: list[str]) -> Site:
+#: content types of the files a web client is made of, whatever the system's MIME tables say
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+class StaticFiles(static.File):
     """
-    An HTTP site serving the info page at ``/`` and WebSocket at ``ws_path`` (e.g. ``/ws``).
+    A directory served as static files: ``index.html`` for a directory, no directory listings, no
+    hidden files, and ``Cache-Control: no-cache`` so an edited file is seen on the next load.
     """
-    root = Resource()
-    info = InfoPage(router, ws_path, subprotocols)
-    root.putChild(b"", info)
+
+    contentTypes = dict(static.File.contentTypes, **CONTENT_TYPES)
+    indexNames = ["index.html"]
+
+    def getChild(self, path: bytes, request: Request) -> Any:
+        if path.startswith(b"."):
+            return NoResource()
+        return static.File.getChild(self, path, request)
+
+    def directoryListing(self) -> Resource:
+        return ForbiddenResource("Directory listing is not available.")
+
+    def render_GET(self, request: Request) -> Any:
+        request.setHeader(b"cache-control", b"no-cache")
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        return static.File.render_GET(self, request)
+
+
+def web_site(router: Router, websocket: IProtocolFactory, ws_path: str, subprotocols: list[str],
+             web_root: str | None = None) -> Site:
+    """
+    An HTTP site serving WebSocket at ``ws_path`` (e.g. ``/ws``) and, at ``/``, the files under
+    ``web_root`` or, without one, the info page.
+
+    The WebSocket path wins over a file of the same name; a ``ws_path`` with several segments
+    (``/api/ws``) hides the web root's directory named like its first segment.
+    """
+    if web_root is not None:
+        root: Resource = StaticFiles(web_root)
+    else:
+        root = Resource()
+        root.putChild(b"", InfoPage(router, ws_path, subprotocols))
     node = root
     parts = [p for p in ws_path.strip("/").split("/") if p]
     for part in parts[:-1]:
