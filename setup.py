@@ -7,7 +7,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["router", "router.*"]) + ["twisted.plugins"],
+    packages=find_packages(include=["router", "router.*", "components"]) + ["twisted.plugins"],
     package_data={"twisted": ["plugins/wampd_plugin.py"]},
     install_requires=[
         "autobahn[twisted]>=24.4.2",

@@ -27,7 +27,7 @@ from router import uris
 from router.core import Router
 from router.replies import Deliveries
 from router.session import SessionMachine, State
-from router.transport.options import DEFAULT_CLOSE_TIMEOUT
+from router.transport.options import DEFAULT_JOIN_TIMEOUT, DEFAULT_CLOSE_TIMEOUT
 
 #: ABORT reason for a session whose peer stopped reading (not a spec URI; the ``wamp.`` namespace is
 #: the spec's)
@@ -152,6 +152,7 @@ class SessionHandler:
         self._overflowed = False
         #: aborts the connection if it is still open when the close timeout passes
         self._close_deadline: IDelayedCall | None = None
+        self._join_deadline: IDelayedCall | None = None
 
     @property
     def _session_id(self) -> int | None:
@@ -174,6 +175,19 @@ class SessionHandler:
         self.machine = SessionMachine(self._factory.router, link=self, transport_info=_transport_info(transport),
                                       methods=self._methods)
         self._factory.live.add(self)
+        self._join_deadline = self._factory.clock.callLater(self._factory.join_timeout, self._join_timed_out)
+
+    def _join_timed_out(self) -> None:
+        self._join_deadline = None
+        machine = self.machine
+        if machine is None or machine.peer is not None or machine.state is State.FAILED:
+            return
+        self.log.info("Connection from {peer} did not join within {timeout} s; closing it",
+                      peer=(self.transport.transport_details.peer if self.transport and
+                            self.transport.transport_details else "-"),
+                      timeout=self._factory.join_timeout)
+        deliver(machine.abort(uris.TIMEOUT, "no session was established in time"))
+        self._close()
 
     def onMessage(self, message: Any) -> None:
         machine = self.machine
@@ -191,9 +205,10 @@ class SessionHandler:
             self._close()
 
     def onClose(self, wasClean: bool) -> None:
-        deadline, self._close_deadline = self._close_deadline, None
-        if deadline is not None and deadline.active():
-            deadline.cancel()
+        for deadline in (self._close_deadline, self._join_deadline):
+            if deadline is not None and deadline.active():
+                deadline.cancel()
+        self._close_deadline = self._join_deadline = None
         self._factory.live.discard(self)
         machine, self.machine = self.machine, None
         self.transport = None
@@ -275,15 +290,19 @@ class SessionFactory:
     :param router: The router core the sessions join.
     :param reactor: For the shutdown grace period and the close timeout.
     :param close_timeout: Seconds a connection the router closes may take to go before it is aborted.
+    :param join_timeout: Seconds a new connection has to complete its WAMP opening handshake (HELLO
+        to WELCOME, challenges and authenticator calls included).
     """
 
     log = Logger()
 
-    def __init__(self, router: Router, reactor: IReactorTime, close_timeout: float = DEFAULT_CLOSE_TIMEOUT) -> None:
+    def __init__(self, router: Router, reactor: IReactorTime, close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+                 join_timeout: float = DEFAULT_JOIN_TIMEOUT) -> None:
         self.router = router
         router.emit = deliver
         self._reactor = reactor
         self.close_timeout = close_timeout
+        self.join_timeout = join_timeout
         #: handlers whose connection is open
         self.live: set[SessionHandler] = set()
         #: handlers told to close at shutdown -> Deferred fired when their connection is gone

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 #: seconds a new connection may take to complete its RawSocket handshake, or on a universal port
 #: to send its first request (HTTP, WebSocket upgrade or RawSocket handshake)
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
+#: seconds a new connection has to establish a WAMP session (HELLO to WELCOME, authentication included)
+DEFAULT_JOIN_TIMEOUT = 15.0
 #: seconds a connection the router closes may take to go away before it is aborted
 DEFAULT_CLOSE_TIMEOUT = 5.0
 #: bytes a session may have waiting while its peer does not read, before it is closed
