@@ -108,6 +108,7 @@ def web_site(router: Router, websocket: IProtocolFactory, ws_path: str, subproto
         node.putChild(part.encode(), child)
         node = child
     node.putChild(parts[-1].encode(), WebSocketResource(websocket))
-    site = Site(root)
+    # idle keep-alive HTTP connections are dropped after a minute (Twisted keeps them for 12 h)
+    site = Site(root, timeout=60)
     site.noisy = False
     return site
