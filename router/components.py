@@ -10,27 +10,21 @@ router says goodbye to the other sessions::
     ...
     yield host.stop()          # then sessions.shutdown(...)
 
-A :class:`LocalConnection` carries messages through a real serializer, like a socket, and delivers
-them on the next reactor turn, in order, so a component never runs inside the router's own call
-stack.
+Each runs over a :class:`~router.transport.local.LocalConnection` delivering on later reactor turns,
+so a component never runs inside the router's own call stack.
 """
 
 import importlib
-from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from autobahn.wamp import types as wamp_types
-from autobahn.wamp.exception import TransportLost
-from autobahn.wamp.interfaces import ITransport, ITransportHandler
-from autobahn.wamp.message import Message
 from twisted.internet import defer
 from twisted.logger import Logger
 
 from router import uris
-from router.codec import decode
 from router.transport.handler import SessionFactory
-from router.transport.serializers import SERIALIZERS
+from router.transport.local import LocalConnection, ReactorQueue
 
 if TYPE_CHECKING:
     from router.config import ComponentConfig
@@ -56,132 +50,6 @@ def load_class(classname: str) -> type:
     if not isinstance(found, type):
         raise ValueError("{} has no class {}".format(module_name, attribute))
     return found
-
-
-class _Queue:
-    """
-    A FIFO of actions run on later reactor turns, a batch per turn.
-    """
-
-    def __init__(self, reactor: Any) -> None:
-        self._reactor = reactor
-        self._actions: deque[Callable[[], None]] = deque()
-        self._scheduled: Any = None
-
-    def post(self, action: Callable[[], None]) -> None:
-        self._actions.append(action)
-        if self._scheduled is None:
-            self._scheduled = self._reactor.callLater(0, self._run)
-
-    def _run(self) -> None:
-        self._scheduled = None
-        # only what was queued before this turn: a chatty pair cannot starve the reactor
-        for _ in range(len(self._actions)):
-            self._actions.popleft()()
-        if self._actions and self._scheduled is None:
-            self._scheduled = self._reactor.callLater(0, self._run)
-
-
-class LocalTransport:
-    """
-    One end of a :class:`LocalConnection`; Autobahn's ``ITransport``.
-    """
-
-    log = Logger()
-
-    def __init__(self, connection: "LocalConnection", is_server: bool, peer: str) -> None:
-        self._connection = connection
-        self._serializer = SERIALIZERS[LOCAL_SERIALIZER]()
-        self._is_server = is_server
-        self.handler: Any = None
-        self.remote: "LocalTransport | None" = None
-        self._details = wamp_types.TransportDetails(channel_type=wamp_types.TransportDetails.CHANNEL_TYPE_FUNCTION,
-                                                    peer=peer, is_server=is_server, is_secure=False)
-        #: fires with this transport once the connection is closed (as Autobahn's transports' does)
-        self.is_closed: defer.Deferred[LocalTransport] = defer.Deferred()
-
-    @property
-    def transport_details(self) -> wamp_types.TransportDetails:
-        return self._details
-
-    def send(self, message: Message) -> None:
-        if not self._connection.open:
-            raise TransportLost()
-        payload, is_binary = self._serializer.serialize(message)
-        remote = self.remote
-        assert remote is not None
-        self._connection.queue.post(lambda: remote._receive(payload, is_binary))
-
-    def _receive(self, payload: bytes, is_binary: bool) -> None:
-        if not self._connection.open:
-            return
-        try:
-            if self._is_server:
-                for item in decode(self._serializer, payload, is_binary):
-                    self.handler.onMessage(item)
-            else:
-                for msg in self._serializer.unserialize(payload, is_binary):
-                    self.handler.onMessage(msg)
-        except Exception:
-            self.log.failure("Dropping the in-process connection of {peer}", peer=self._details.peer)
-            self._connection.lost(clean=False)
-
-    def isOpen(self) -> bool:
-        return self._connection.open
-
-    def close(self) -> None:
-        """
-        Close the connection once the messages already sent have arrived.
-        """
-        if self._connection.open:
-            self._connection.queue.post(lambda: self._connection.lost(clean=True))
-
-    def abort(self) -> None:
-        """
-        Close the connection now.
-        """
-        self._connection.lost(clean=False)
-
-
-ITransport.register(LocalTransport)
-
-
-class LocalConnection:
-    """
-    An in-process connection between a client session and the router's session factory.
-
-    :param client: The client's handler (an ``ApplicationSession``).
-    :param sessions: Makes the router side's handler.
-    :param reactor: Runs the deliveries.
-    :param peer: How the connection is described (``transport.peer`` in the session meta API).
-    """
-
-    def __init__(self, client: ITransportHandler, sessions: SessionFactory, reactor: Any, peer: str) -> None:
-        self.queue = _Queue(reactor)
-        self.open = True
-        #: fires when the connection is closed (by either side)
-        self.closed: defer.Deferred[None] = defer.Deferred()
-        self.client = LocalTransport(self, is_server=False, peer=peer)
-        self.server = LocalTransport(self, is_server=True, peer=peer)
-        self.client.remote, self.server.remote = self.server, self.client
-        self.client.handler, self.server.handler = client, sessions()
-        self.queue.post(lambda: self.server.handler.onOpen(self.server))
-        self.queue.post(lambda: self.client.handler.onOpen(self.client))
-
-    def lost(self, clean: bool) -> None:
-        """
-        Close both ends now, telling both handlers.
-        """
-        if not self.open:
-            return
-        self.open = False
-        for end in (self.server, self.client):
-            try:
-                end.handler.onClose(clean)
-            except Exception:
-                LocalTransport.log.failure("Error closing the in-process connection of {peer}", peer=end._details.peer)
-            end.is_closed.callback(end)
-        self.closed.callback(None)
 
 
 @dataclass
@@ -212,6 +80,8 @@ class ComponentHost:
         self._components = components
         self._sessions = sessions
         self._reactor = reactor
+        #: one delivery queue for every component connection, so their messages keep one order
+        self._queue = ReactorQueue(reactor)
         #: the components started, in configuration order (those that failed to start are left out)
         self.running: list[RunningComponent] = []
         self._stopping = False
@@ -252,7 +122,8 @@ class ComponentHost:
 
         session.on("ready", joined)
         session.on("leave", left)
-        connection = LocalConnection(session, self._sessions, self._reactor, "component:" + config.classname)
+        connection = LocalConnection(session, self._sessions, self._queue, "component:" + config.classname,
+                                     LOCAL_SERIALIZER)
         connection.closed.addCallback(closed)
         return RunningComponent(config, session, connection, ready)
 
