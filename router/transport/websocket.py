@@ -13,6 +13,8 @@ reading.
 from typing import Any, Callable
 
 from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocketServerProtocol
+from autobahn.wamp.exception import SerializationError, TransportLost
+from autobahn.wamp.message import Message
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 
 from router.codec import Oversized, decode
@@ -47,9 +49,31 @@ class RouterWebSocketProtocol(WampWebSocketServerProtocol):
                 return
             self._session.onMessage(item)
 
+    def send(self, msg: Message) -> None:
+        """
+        ``ITransport.send`` without Autobahn's trace logging, whose arguments it formats for every
+        message even when tracing is off (the largest single cost of fan-out).
+        """
+        if self._session is None:
+            raise TransportLost()
+        try:
+            payload, is_binary = self._serializer.serialize(msg)
+        except Exception as e:
+            raise SerializationError("WAMP message serialization error: {}".format(e)) from e
+        self.sendMessage(payload, is_binary)
+
     def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
-        if self._send_buffer is None or self._send_buffer.admit(len(data)):
+        if self._send_buffer is not None and not self._send_buffer.admit(len(data)):
+            return
+        if sync or chopsize or self.send_queue or self.logOctets:
             WampWebSocketServerProtocol.sendData(self, data, sync, chopsize)
+            return
+        # the common case of Autobahn's sendData, without its debug log (formatted eagerly)
+        self.transport.write(data)
+        if self.state == self.STATE_OPEN:
+            self.trafficStats.outgoingOctetsWireLevel += len(data)
+        else:
+            self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
 
     def _max_message_size_exceeded(self, msg_size: int, max_msg_size: int, reason: str) -> None:
         if self._session is not None:
@@ -118,5 +142,8 @@ def websocket_factory(
         autoPingInterval=options.auto_ping_interval,
         autoPingTimeout=options.auto_ping_timeout,
         perMessageCompressionAccept=_accept_deflate(max_message_size) if options.compression else (lambda _: None),
+        # text frames are decoded as UTF-8 JSON by the router, which refuses invalid UTF-8 with ABORT
+        # protocol_violation; Autobahn's separate incremental check would only do that work twice
+        utf8validateIncoming=False,
     )
     return factory
