@@ -32,7 +32,7 @@ class InternalCaller:
         self._router = router
         self._realm = realm
         self.peer = Peer(router.new_session_id(), realm, "wampd", "wampd", "internal", "wampd",
-                         {"caller": {}}, link=self)
+                         frozenset({("caller", "")}), link=self)
         self._requests = SequentialIds()
         self._answers: dict[int, Answer] = {}
 

@@ -20,7 +20,7 @@ class Peer:
     :param authrole: Role the session acts in.
     :param authmethod: How it authenticated.
     :param authprovider: Who authenticated it.
-    :param roles: ``{role: {feature: bool}}`` as announced in HELLO.
+    :param roles: ``(role, feature)`` pairs announced true in HELLO (``(role, "")`` for each role).
     :param link: How the transport layer reaches this session.
     """
 
@@ -53,7 +53,7 @@ class Peer:
         authrole: str,
         authmethod: str,
         authprovider: str,
-        roles: dict[str, dict[str, Any]],
+        roles: frozenset[tuple[str, str]],
         link: Any = None,
         transport_info: dict[str, Any] | None = None,
     ) -> None:
@@ -102,7 +102,7 @@ class Peer:
         """
         Tell whether the peer announced ``feature`` for ``role`` in its HELLO.
         """
-        return bool(self.roles.get(role, {}).get(feature, False))
+        return (role, feature) in self.roles
 
     def __repr__(self) -> str:
         return "<Peer {} {}/{}>".format(self.session_id, self.authid, self.authrole)

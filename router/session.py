@@ -61,19 +61,31 @@ FEATURE_ALIASES = {
 }
 
 
-def _announced_roles(hello: Hello) -> dict[str, dict[str, Any]]:
+#: distinct announcements seen -> one shared frozenset each (sessions of one client library share it)
+_ANNOUNCEMENTS: dict[frozenset[tuple[str, str]], frozenset[tuple[str, str]]] = {}
+
+
+def _announced_roles(hello: Hello) -> frozenset[tuple[str, str]]:
     """
-    ``{role: {feature: value}}`` as the client announced them, with spelling variants normalized.
+    The ``(role, feature)`` pairs the client announced as true, spelling variants normalized, as a
+    frozenset shared by every session announcing the same (a session holds no copy of its own).
     """
     raw_roles = options_of(hello).get("roles")
-    roles: dict[str, dict[str, Any]] = {}
+    pairs = set()
     for name, features in (hello.roles or {}).items():
         announced = {k: v for k, v in vars(features).items() if not k.startswith("_") and v is not None}
         raw = raw_roles.get(name) if isinstance(raw_roles, dict) else None
         if isinstance(raw, dict) and isinstance(raw.get("features"), dict):
             announced.update(raw["features"])
-        roles[name] = {FEATURE_ALIASES.get(k, k): v for k, v in announced.items()}
-    return roles
+        pairs.add((name, ""))
+        pairs.update((name, FEATURE_ALIASES.get(k, k)) for k, v in announced.items() if v is True)
+    key = frozenset(pairs)
+    shared = _ANNOUNCEMENTS.get(key)
+    if shared is None:
+        if len(_ANNOUNCEMENTS) >= 4096:  # bounded: hostile clients cannot grow it without end
+            return key
+        shared = _ANNOUNCEMENTS[key] = key
+    return shared
 
 
 #: authentication when a listener configures none: anonymous, as role "anonymous"
@@ -333,4 +345,4 @@ class SessionMachine:
         """
         An address for replies on a transport that has no session (ABORT of a HELLO or before it).
         """
-        return Peer(0, "", "", "", "", "", {}, link=self._link)
+        return Peer(0, "", "", "", "", "", frozenset(), link=self._link)
