@@ -24,6 +24,7 @@ setup(
     extras_require={
         "test": ["pytest>=8", "pytest-twisted>=1.14", "hypothesis>=6", "passlib>=1.7"],
         "dev": ["ruff", "mypy"],
+        "bench": ["py-spy>=0.3"],
     },
     entry_points={"console_scripts": ["wampd = router.cli:main"]},
 )

@@ -189,55 +189,38 @@ class TestTimeout:
         """A forward_timeout registration gets the timeout in INVOCATION and the dealer runs no timer."""
         router = clocked_router()
         callee, caller = joined(router), joined(router)
-        reply = callee.receive(Register(1, "com.p"))
-        assert reply
-        from autobahn.wamp.message import Register as R
-        from router.codec import decode
-        from autobahn.wamp.serializer import JsonSerializer
-
-        (msg,) = decode(JsonSerializer(), b'[64, 2, {"forward_timeout": true}, "com.q"]', False)
-        callee.receive(msg)
+        callee.receive(decoded([64, 2, {"forward_timeout": True}, "com.q"]))
         (_, invocation), = call(caller, 4, "com.q", timeout=2000)
         assert invocation.timeout == 2000
         assert router.clock.getDelayedCalls() == []
-        assert isinstance(msg, R)
 
 
 class TestProgressive:
     def test_progressive_invocations_chunks_reach_one_invocation(self):
         """CALLs with progress share one INVOCATION request id at one callee; the last chunk has no progress."""
-        from autobahn.wamp.serializer import JsonSerializer
-
-        from router.codec import decode
-
         router = Router()
         callee, caller = joined_with_features(router, progressive_call_invocations=True), joined(router)
         register(callee, "com.p")
-        chunks = [b'[48, 9, {"progress": true}, "com.p", [1]]', b'[48, 9, {"progress": true}, "com.p", [2]]',
-                  b'[48, 9, {}, "com.p", [3]]']
+        chunks = [[48, 9, {"progress": True}, "com.p", [1]], [48, 9, {"progress": True}, "com.p", [2]],
+                  [48, 9, {}, "com.p", [3]]]
         invocations = []
         for chunk in chunks:
-            (msg,) = decode(JsonSerializer(), chunk, False)
-            (peer, invocation), = caller.receive(msg)
+            (peer, invocation), = caller.receive(decoded(chunk))
             assert peer is callee.peer
             invocations.append(invocation.marshal())
         assert {raw[1] for raw in invocations} == {1}
         assert [raw[3].get("progress") for raw in invocations] == [True, True, None]
         assert [raw[4] for raw in invocations] == [[1], [2], [3]]
-        (msg,) = decode(JsonSerializer(), b'[48, 9, {"progress": true}, "com.p", [4]]', False)
+        msg = decoded([48, 9, {"progress": True}, "com.p", [4]])
         (_, abort), = caller.receive(msg)  # a chunk after the final one while the call is pending
         assert abort.reason == "wamp.error.protocol_violation"
 
     def test_progressive_call_refused_by_callee_without_feature(self):
         """A progressive call to a callee that did not announce the feature gets feature_not_supported."""
-        from autobahn.wamp.serializer import JsonSerializer
-
-        from router.codec import decode
-
         router = Router()
         callee, caller = joined(router), joined(router)
         register(callee, "com.p")
-        (msg,) = decode(JsonSerializer(), b'[48, 9, {"progress": true}, "com.p", [1]]', False)
+        msg = decoded([48, 9, {"progress": True}, "com.p", [1]])
         (_, error), = caller.receive(msg)
         assert error.error == "wamp.error.feature_not_supported"
 
@@ -245,14 +228,10 @@ class TestProgressive:
 class TestDisclosure:
     def test_disclose_me_sets_caller_details(self):
         """CALL.disclose_me puts caller, caller_authid and caller_authrole into INVOCATION."""
-        from autobahn.wamp.serializer import JsonSerializer
-
-        from router.codec import decode
-
         router = Router()
         callee, caller = joined(router), joined(router)
         register(callee, "com.p")
-        (msg,) = decode(JsonSerializer(), b'[48, 1, {"disclose_me": true}, "com.p"]', False)
+        msg = decoded([48, 1, {"disclose_me": True}, "com.p"])
         (_, invocation), = caller.receive(msg)
         assert (invocation.caller, invocation.caller_authid, invocation.caller_authrole) == (
             caller.peer.session_id, caller.peer.authid, "anonymous")
