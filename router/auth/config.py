@@ -146,7 +146,7 @@ _METHODS = {
 
 
 #: methods an authenticator procedure can decide
-DYNAMIC = ("ticket", "wampcra", "cryptosign")
+DYNAMIC = ("ticket", "wampcra", "cryptosign", "wamp-scram", "tls")
 
 
 def _dynamic(reader: Any, value: Any, path: str, name: str) -> DynamicMethod:

@@ -171,6 +171,17 @@ class ScramAttempt:
         return Accept(self._hello.authid, p.role, self._method, "static", authextra)
 
 
+_MOCK_KEY = secrets.token_bytes(16)
+
+
+def mock_salt(authid: str | None) -> str:
+    """
+    The salt an unknown authid is challenged with: the same every time for one authid (as the spec
+    advises), so a probe cannot tell it from a real principal.
+    """
+    return _b64(_hmac(_MOCK_KEY, (authid or "").encode("utf-8"))[:16])
+
+
 class ScramMethod:
     """
     WAMP-SCRAM against a static table of principals; serves ``wamp-scram`` and Autobahn's ``scram``.
@@ -179,10 +190,7 @@ class ScramMethod:
     def __init__(self, principals: dict[str, ScramPrincipal], name: str = METHOD) -> None:
         self.principals = principals
         self.name = name
-        self._mock_key = secrets.token_bytes(16)
 
     def attempt(self, hello: HelloInfo) -> ScramAttempt:
         principal = self.principals.get(hello.authid) if hello.authid else None
-        # an unknown authid gets the same salt every time, as the spec advises
-        mock = _b64(_hmac(self._mock_key, (hello.authid or "").encode("utf-8"))[:16])
-        return ScramAttempt(self.name, principal, hello, mock)
+        return ScramAttempt(self.name, principal, hello, mock_salt(hello.authid))

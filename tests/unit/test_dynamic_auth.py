@@ -105,3 +105,73 @@ def test_no_authenticator_registered():
     client = router.join(Client("ticket", "joe", "s3cret"), methods=methods)
     assert client.welcome is None and client.close_reason == "wamp.error.authentication_failed"
     assert router.join().is_attached()
+
+
+def test_scram_with_credentials_from_authenticator():
+    """WAMP-SCRAM checks the client proof against the stored keys the authenticator returns."""
+    import base64
+
+    from autobahn.wamp.message import Authenticate, Hello
+    from autobahn.wamp.role import RoleCallerFeatures
+
+    from router.auth.scram import KDF_PBKDF2, ScramPrincipal
+    from router.session import SessionMachine
+    from router.transport.handler import deliver
+    from tests.unit.test_scram import spec_proof
+
+    stored = ScramPrincipal.from_password("pencil", "user", kdf=KDF_PBKDF2, iterations=1000)
+    router = MemoryRouter()
+    backend = router.join(methods={"anonymous": AnonymousMethod("trusted")})
+    backend.register(lambda realm, authid, details: {
+        "role": "user", "salt": stored.salt, "kdf": stored.kdf, "iterations": stored.iterations,
+        "stored_key": base64.b64encode(stored.stored_key).decode(),
+        "server_key": base64.b64encode(stored.server_key).decode()} if authid == "sam" else None,
+        "com.example.authenticate")
+    link = Recorder()
+    machine = SessionMachine(router.router, link=link,
+                             methods={"wamp-scram": DynamicMethod("wamp-scram", "com.example.authenticate", "realm1")})
+    deliver(machine.receive(Hello("realm1", {"caller": RoleCallerFeatures()}, authmethods=["wamp-scram"],
+                                  authid="sam", authextra={"nonce": "bm9uY2U="})))
+    (challenge,) = link.sent
+    proof, verifier = spec_proof("pencil", "sam", "bm9uY2U=", challenge)
+    deliver(machine.receive(Authenticate(proof, {"nonce": challenge.extra["nonce"]})))
+    welcome = link.sent[-1]
+    assert (welcome.authid, welcome.authrole, welcome.authprovider) == ("sam", "user", "dynamic")
+    assert welcome.authextra == {"verifier": verifier}
+
+
+class Recorder:
+    """
+    A session machine's link that records what is sent to it.
+    """
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, msg):
+        self.sent.append(msg)
+
+
+def test_tls_certificate_decided_by_authenticator():
+    """The authenticator sees the client certificate and names the principal; without a certificate, refused."""
+    from autobahn.wamp.message import Hello
+    from autobahn.wamp.role import RoleCallerFeatures
+
+    from router.session import SessionMachine
+    from router.transport.handler import deliver
+
+    router = MemoryRouter()
+    backend = router.join(methods={"anonymous": AnonymousMethod("trusted")})
+    backend.register(lambda realm, authid, details: {"authid": details["transport"]["peer_cert"]["subject"]["cn"],
+                                                     "role": "device"}, "com.example.authenticate")
+    methods = {"tls": DynamicMethod("tls", "com.example.authenticate", "realm1")}
+    for cert, expected in (({"subject": {"cn": "sensor-9"}, "sha256": "AB"}, "sensor-9"), (None, None)):
+        link = Recorder()
+        machine = SessionMachine(router.router, link=link, transport_info={"peer_cert": cert} if cert else {},
+                                 methods=methods)
+        deliver(machine.receive(Hello("realm1", {"caller": RoleCallerFeatures()}, authmethods=["tls"])))
+        (reply,) = link.sent
+        if expected:
+            assert (reply.authid, reply.authrole, reply.authmethod) == (expected, "device", "tls")
+        else:
+            assert reply.reason == "wamp.error.authentication_failed"
