@@ -95,7 +95,8 @@ class Peer:
             "authrole": self.authrole,
             "authmethod": self.authmethod,
             "authprovider": self.authprovider,
-            "transport": dict(self.transport_info),
+            # the TLS channel id and client certificate are for authentication, not for other sessions
+            "transport": {k: v for k, v in self.transport_info.items() if k not in ("channel_id", "peer_cert")},
         }
 
     def has_feature(self, role: str, feature: str) -> bool:

@@ -1,17 +1,20 @@
 """
 Authentication and authorization with real Autobahn|Python clients over loopback (WebSocket and
-RawSocket over TCP, JSON and MessagePack): ticket, WAMP-CRA (plain and salted), cryptosign and
-anonymous logins and their refusals, role permissions on every action, and secrets taken from the
-environment by a configuration file.
+RawSocket over TCP, JSON and MessagePack), each on plain listeners (ws://, RawSocket) and on TLS
+listeners (wss://, RawSocket-TLS): ticket, WAMP-CRA (plain and salted), cryptosign (also bound to
+the TLS channel), WAMP-SCRAM and anonymous logins and their refusals, the router seeing the session's
+transport as secure exactly over TLS, role permissions on every action, a TLS configuration file
+with several methods and roles, and secrets taken from the environment by a configuration file.
 """
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_twisted
-from autobahn.wamp.auth import compute_wcs, derive_key
+from autobahn.wamp.auth import AuthScram, compute_wcs, derive_key
 from autobahn.wamp.cryptosign import CryptosignKey
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import ComponentConfig, PublishOptions, RegisterOptions
@@ -19,12 +22,15 @@ from twisted.internet import defer
 
 from router.auth.anonymous import AnonymousMethod
 from router.auth.cryptosign import CryptosignMethod, CryptosignPrincipal
+from router.auth.scram import KDF_ARGON2, METHOD_DRAFT, ScramMethod, ScramPrincipal
 from router.auth.ticket import TicketMethod, TicketPrincipal
 from router.auth.wampcra import CraMethod, CraPrincipal
 from router.authorizer import Permission
 from router.config import Config, ConfigError, ListenerConfig, load_config
 from router.core import RealmOptions, RouterOptions
 from router.service import RouterService
+from router.transport.tls import TLSOptions
+from tests.conftest import dev_tls
 from tests.support import Client, RunningRouter, client_factory, sleep, with_timeout
 
 AUTHENTICATION_FAILED = "wamp.error.authentication_failed"
@@ -39,6 +45,9 @@ STRANGER_KEY = CryptosignKey.from_bytes(os.urandom(32))
 
 #: the salted WAMP-CRA principal's password and key derivation parameters
 SALT, ITERATIONS, KEYLEN = "pepper-and-salt", 100, 32
+
+#: the SCRAM principal (Argon2id with small costs, so logins stay fast)
+SCRAM_PRINCIPAL = ScramPrincipal.from_password("pencil", "user", kdf=KDF_ARGON2, iterations=2, memory=1024)
 
 
 def auth_methods() -> dict[str, Any]:
@@ -56,6 +65,8 @@ def auth_methods() -> dict[str, Any]:
             "salty": CraPrincipal("secret2", "admin", salt=SALT, iterations=ITERATIONS, keylen=KEYLEN),
         }),
         "cryptosign": CryptosignMethod({"alice": CryptosignPrincipal((CRYPTOSIGN_KEY.public_key(),), "user")}),
+        # the draft variant under the name Autobahn|Python's SCRAM client asks for
+        "scram": ScramMethod({"sam": SCRAM_PRINCIPAL}, METHOD_DRAFT),
         "anonymous": AnonymousMethod("guest"),
     }
 
@@ -83,42 +94,67 @@ matrix = pytest.mark.parametrize("transport, serializer", [
 ])
 
 
+#: how the auth router's listeners serve: plain TCP (ws://, RawSocket) or TLS (wss://, RawSocket-TLS)
+LISTENER_KINDS = ("plain", "tls")
+
+
 @dataclass
 class AuthRouter(RunningRouter):
     """
     A router with realm1 under :data:`ROLES`: ``tcp_port`` offers every method, ``ticket_only``
-    listens with ticket authentication alone.
+    listens with ticket authentication alone; both serve TLS with ``cert_file`` if it is set.
     """
 
     ticket_only: RunningRouter | None = None
+    #: the PEM certificate both listeners serve over TLS (``None`` for plain listeners)
+    cert_file: str | None = None
 
 
-def start_auth_router() -> AuthRouter:
+def start_auth_router(tls: TLSOptions | None = None) -> AuthRouter:
     """
-    Start a router with :func:`auth_methods` on one loopback port and ticket only on another.
+    Start a router with :func:`auth_methods` on one loopback port and ticket only on another, both
+    serving TLS with ``tls`` if given.
     """
     config = Config(
         router=RouterOptions(realms={"realm1": RealmOptions(roles=ROLES)}),
         listeners=(
-            ListenerConfig("tcp:0:interface=127.0.0.1", auth=auth_methods()),
-            ListenerConfig("tcp:0:interface=127.0.0.1", auth={"ticket": auth_methods()["ticket"]}),
+            ListenerConfig("tcp:0:interface=127.0.0.1", auth=auth_methods(), tls=tls),
+            ListenerConfig("tcp:0:interface=127.0.0.1", auth={"ticket": auth_methods()["ticket"]}, tls=tls),
         ),
     )
     service = RouterService(config)
     service.startService()
     pytest_twisted.blockon(with_timeout(service.ready))
     ports = [port.getHost().port for port in service.ports]
-    return AuthRouter(service, ports[0], "", ticket_only=RunningRouter(service, ports[1], ""))
+    trust_root = Path(tls.cert).read_bytes() if tls is not None else None
+    return AuthRouter(service, ports[0], "", trust_root, ticket_only=RunningRouter(service, ports[1], "", trust_root),
+                      cert_file=tls.cert if tls is not None else None)
 
 
-@pytest.fixture
-def auth_router():
+@pytest.fixture(params=LISTENER_KINDS)
+def auth_router(request, tmp_path):
     """
-    A running router from :func:`start_auth_router`, stopped after the test.
+    A running router from :func:`start_auth_router`, on plain listeners or (``tls``) on TLS listeners
+    with a development certificate for localhost and 127.0.0.1; stopped after the test.
     """
-    running = start_auth_router()
+    running = start_auth_router(dev_tls(tmp_path / "tls") if request.param == "tls" else None)
     yield running
     pytest_twisted.blockon(running.service.stopService())
+
+
+def serves_tls(router: RunningRouter) -> bool:
+    """
+    Whether ``router``'s listeners serve TLS (and :func:`open_session` connects with TLS).
+    """
+    return router.trust_root is not None
+
+
+def router_transport(router: RunningRouter, session: Any) -> dict[str, Any]:
+    """
+    The transport details the router keeps for a joined session (what ``wamp.session.get`` shows).
+    """
+    peer = router.service.router.realms[session.details.realm].peers[session.details.session]
+    return peer.transport_info
 
 
 # credentials: what AuthClient sends in HELLO and how it answers the challenge
@@ -141,6 +177,27 @@ def wampcra(authid: str, password: str) -> dict[str, Any]:
 def cryptosign(key: CryptosignKey, authid: str | None = None) -> dict[str, Any]:
     return {"authmethods": ["cryptosign"], "authid": authid, "authextra": {"pubkey": key.public_key()},
             "respond": key.sign_challenge}
+
+
+def scram(authid: str, password: str) -> dict[str, Any]:
+    """
+    Autobahn|Python's WAMP-SCRAM client (the draft method ``scram``); ``client`` verifies the router's
+    signature in WELCOME.
+    """
+    client = AuthScram(authid=authid, password=password)
+    return {"authmethods": ["scram"], "authid": authid, "authextra": client.authextra, "client": client,
+            "respond": lambda challenge: client.on_challenge(None, challenge).decode("ascii")}
+
+
+def bound_cryptosign(key: CryptosignKey, channel_id: bytes | None = None) -> dict[str, Any]:
+    """
+    Cryptosign asking for tls-unique channel binding, signing the challenge XOR ``channel_id``, by
+    default the client's own TLS channel's (see :class:`AuthClient`).
+    """
+    return {"authmethods": ["cryptosign"], "authextra": {"pubkey": key.public_key(), "channel_binding": "tls-unique"},
+            "respond": lambda challenge, own_channel_id: key.sign_challenge(
+                challenge, channel_id or own_channel_id, "tls-unique"),
+            "needs_channel_id": True}
 
 
 ANONYMOUS: dict[str, Any] = {"authmethods": ["anonymous"]}
@@ -167,6 +224,9 @@ class AuthClient(Client):
 
     def onChallenge(self, challenge: Any) -> Any:
         self.challenges.append(challenge)
+        if self.config.extra.get("needs_channel_id"):
+            channel_id = (self._transport.transport_details.channel_id or {}).get("tls-unique")
+            return self.config.extra["respond"](challenge, channel_id)
         return self.config.extra["respond"](challenge)
 
     def onLeave(self, details: Any) -> None:
@@ -182,7 +242,7 @@ def open_session(router: RunningRouter, credentials: dict[str, Any], transport: 
     Connect an :class:`AuthClient` (without waiting for the join).
     """
     session = AuthClient(ComponentConfig(realm="realm1", extra=credentials))
-    endpoint, factory = client_factory(router, transport, serializer, lambda: session)
+    endpoint, factory = client_factory(router, transport, serializer, lambda: session, tls=serves_tls(router))
     yield with_timeout(endpoint.connect(factory))
     return session
 
@@ -191,10 +251,14 @@ def open_session(router: RunningRouter, credentials: dict[str, Any], transport: 
 def login(router: RunningRouter, credentials: dict[str, Any], transport: str = "websocket",
           serializer: str = "json") -> Any:
     """
-    Connect an :class:`AuthClient` and wait until it has joined.
+    Connect an :class:`AuthClient` and wait until it has joined; both ends must see a secure
+    transport exactly when the router serves TLS.
     """
     session = yield open_session(router, credentials, transport, serializer)
     yield with_timeout(session.joined)
+    secure = serves_tls(router)
+    assert session._transport.transport_details.is_secure is secure, f"client side: is_secure is not {secure}"
+    assert router_transport(router, session)["is_secure"] is secure, f"router side: is_secure is not {secure}"
     return session
 
 
@@ -241,7 +305,7 @@ class Inbox:
 
 class Callee:
     """
-    A ``com.`` prefix registration answering with the called procedure, keeping each call's details.
+    A prefix registration (``com.`` by default) answering with the called procedure, keeping each call's details.
     """
 
     def __init__(self) -> None:
@@ -252,9 +316,9 @@ class Callee:
         return details.procedure
 
     @defer.inlineCallbacks
-    def register(self, session: Any) -> Any:
-        yield with_timeout(session.register(self, "com.", options=RegisterOptions(match="prefix",
-                                                                                   details_arg="details")))
+    def register(self, session: Any, prefix: str = "com.") -> Any:
+        yield with_timeout(session.register(self, prefix, options=RegisterOptions(match="prefix",
+                                                                                  details_arg="details")))
         return self
 
 
@@ -309,6 +373,34 @@ def test_cryptosign_login_with_authid(auth_router):
     """A cryptosign client naming its own authid joins under it."""
     session = yield login(auth_router, cryptosign(CRYPTOSIGN_KEY, authid="alice"))
     assert_details(session.details, "alice", "user", "cryptosign")
+
+
+@pytest.mark.parametrize("transport", ["websocket", "rawsocket-tcp"])
+@pytest_twisted.inlineCallbacks
+def test_cryptosign_channel_binding(auth_router, transport):
+    """A tls-unique-bound cryptosign signature joins over TLS with its own channel id, not with another or on plain."""
+    forged = yield refused_login(auth_router, bound_cryptosign(CRYPTOSIGN_KEY, os.urandom(32)), transport)
+    assert forged.challenges[0].extra["channel_binding"] == "tls-unique"
+    assert forged.refusal.reason == AUTHENTICATION_FAILED
+    if serves_tls(auth_router):
+        session = yield login(auth_router, bound_cryptosign(CRYPTOSIGN_KEY), transport)
+        assert_details(session.details, "alice", "user", "cryptosign")
+        own = session._transport.transport_details.channel_id["tls-unique"]
+        assert own not in (None, b"\x00" * 32)
+        assert router_transport(auth_router, session)["channel_id"]["tls-unique"] == own
+
+
+@matrix
+@pytest_twisted.inlineCallbacks
+def test_scram_login(auth_router, transport, serializer):
+    """Autobahn|Python's SCRAM client joins with the right password, verifies the router, and a wrong one is refused."""
+    right = scram("sam", "pencil")
+    session = yield login(auth_router, right, transport, serializer)
+    assert [c.method for c in session.challenges] == ["scram"]
+    assert (session.details.authid, session.details.authrole, session.details.authmethod) == ("sam", "user", "scram")
+    assert right["client"].on_welcome(session, session.details.authextra) is None
+    wrong = yield refused_login(auth_router, scram("sam", "eraser"), transport, serializer)
+    assert wrong.refusal.reason == AUTHENTICATION_FAILED
 
 
 @matrix
@@ -373,6 +465,28 @@ def test_method_not_offered(auth_router, transport, serializer):
         assert session.challenges == []
     joe = yield login(auth_router.ticket_only, USER, transport, serializer)
     assert_details(joe.details, "joe", "user", "ticket")
+
+
+@pytest.mark.parametrize("transport", ["websocket", "rawsocket-tcp"])
+@pytest_twisted.inlineCallbacks
+def test_meta_api_shows_each_method_and_transport_security(auth_router, transport):
+    """wamp.session.get names each method's session with its authmethod and is_secure exactly over TLS."""
+    admin = yield login(auth_router, ADMIN, transport)
+    logins = {
+        "ticket": USER,
+        "wampcra": wampcra("salty", "secret2"),
+        "cryptosign": cryptosign(CRYPTOSIGN_KEY),
+        "scram": scram("sam", "pencil"),
+        "anonymous": ANONYMOUS,
+    }
+    for method, credentials in logins.items():
+        session = yield login(auth_router, credentials, transport)
+        result = yield outcome(admin.call("wamp.session.get", session.details.session))
+        assert result[0] == "ok", (method, result)
+        seen = result[1]
+        assert (seen["session"], seen["authid"], seen["authmethod"]) == (
+            session.details.session, session.details.authid, method)
+        assert seen["transport"]["is_secure"] is serves_tls(auth_router), (method, seen["transport"])
 
 
 @pytest_twisted.inlineCallbacks
@@ -508,6 +622,104 @@ def test_anonymous_role_permissions(auth_router):
     assert (yield outcome(guest.call("com.public.time"))) == ("ok", "com.public.time")
     assert (yield outcome(guest.call("com.app.echo"))) == ("error", NOT_AUTHORIZED)
     assert (yield do("register", guest, "com.public.mine")) == ("error", NOT_AUTHORIZED)
+
+
+# a TLS configuration file with several methods and roles
+
+TLS_CONFIG = """\
+realms:
+  - name: realm1
+    roles:
+      - name: operator
+        permissions:
+          - uri: com.ops.
+            match: prefix
+            allow: {{call: true, register: true, publish: true, subscribe: true}}
+          - uri: wamp.session.
+            match: prefix
+            allow: {{call: true}}
+      - name: viewer
+        permissions:
+          - uri: com.ops.
+            match: prefix
+            allow: {{call: true, subscribe: true}}
+listeners:
+  - endpoint: "tcp:0:interface=127.0.0.1"
+    tls:
+      key: "{key}"
+      cert: "{cert}"
+    auth:
+      ticket:
+        type: static
+        principals:
+          joe: {{ticket: s3cret, role: operator}}
+      wampcra:
+        type: static
+        users:
+          peter: {{secret: secret1, role: viewer}}
+          salty: {{secret: secret2, role: operator, salt: {salt}, iterations: {iterations}, keylen: {keylen}}}
+      cryptosign:
+        type: static
+        principals:
+          alice: {{authorized_keys: ["{pubkey}"], role: viewer}}
+      anonymous:
+        role: viewer
+"""
+
+
+@pytest_twisted.inlineCallbacks
+def test_tls_config_with_several_methods_and_roles(tmp_path):
+    """A YAML config with a TLS listener, four methods and two roles admits each method over TLS and enforces roles."""
+    tls = dev_tls(tmp_path / "tls")
+    path = tmp_path / "wampd.yaml"
+    path.write_text(TLS_CONFIG.format(key=tls.key, cert=tls.cert, salt=SALT, iterations=ITERATIONS, keylen=KEYLEN,
+                                      pubkey=CRYPTOSIGN_KEY.public_key()))
+    config = load_config(str(path))
+    assert config.listeners[0].tls is not None
+    service = RouterService(config)
+    service.startService()
+    try:
+        yield with_timeout(service.ready)
+        running = RunningRouter(service, service.ports[0].getHost().port, "", Path(tls.cert).read_bytes())
+        # every login below goes over wss:// unless named otherwise, and login() checks is_secure on both ends
+        joe = yield login(running, ticket("joe", "s3cret"))
+        salty = yield login(running, wampcra("salty", "secret2"), "rawsocket-tcp", "msgpack")
+        peter = yield login(running, wampcra("peter", "secret1"))
+        alice = yield login(running, cryptosign(CRYPTOSIGN_KEY), "rawsocket-tcp", "json")
+        guest = yield login(running, ANONYMOUS)
+        for session, expected in [(joe, ("joe", "operator", "ticket")), (salty, ("salty", "operator", "wampcra")),
+                                  (peter, ("peter", "viewer", "wampcra")), (alice, ("alice", "viewer", "cryptosign"))]:
+            assert_details(session.details, *expected)
+        assert (guest.details.authrole, guest.details.authmethod) == ("viewer", "anonymous")
+
+        # operators register and publish; viewers call and subscribe
+        callee = yield Callee().register(joe, "com.ops.")
+        inbox = Inbox()
+        yield with_timeout(alice.subscribe(inbox, "com.ops.news"))
+        yield with_timeout(salty.publish("com.ops.news", "up", options=PublishOptions(acknowledge=True)))
+        yield with_timeout(inbox.first)
+        assert inbox.events == [("up",)]
+        for viewer in (peter, alice, guest):
+            assert (yield outcome(viewer.call("com.ops.status"))) == ("ok", "com.ops.status")
+            assert (yield do("register", viewer, "com.ops.mine")) == ("error", NOT_AUTHORIZED)
+            assert (yield do("publish", viewer, "com.ops.news")) == ("error", NOT_AUTHORIZED)
+            assert (yield do("call", viewer, "wamp.session.count")) == ("error", NOT_AUTHORIZED)
+        assert len(callee.calls) == 3
+        assert (yield do("subscribe", joe, "com.other.topic")) == ("error", NOT_AUTHORIZED)
+        assert (yield outcome(salty.call("com.ops.status"))) == ("ok", "com.ops.status")
+
+        # an operator sees through the meta API that the others are on TLS
+        seen = yield outcome(joe.call("wamp.session.get", alice.details.session))
+        assert seen[0] == "ok" and seen[1]["authmethod"] == "cryptosign"
+        assert seen[1]["transport"]["is_secure"] is True
+
+        # wrong credentials are refused over TLS as well
+        wrong = yield refused_login(running, ticket("joe", "wrong"))
+        assert wrong.refusal.reason == AUTHENTICATION_FAILED
+        stranger = yield refused_login(running, cryptosign(STRANGER_KEY), "rawsocket-tcp")
+        assert stranger.refusal.reason == AUTHENTICATION_FAILED
+    finally:
+        yield service.stopService()
 
 
 # secrets from the environment

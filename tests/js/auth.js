@@ -2,6 +2,11 @@
 //
 // Usage: node auth.js URL REALM SCENARIO [SEED]
 //
+// URL is ws://HOST:PORT/PATH, or wss://HOST:PORT/PATH for a TLS listener: the router's certificate
+// is verified as usual, so a certificate no public CA signed (wampd's development certificate) must
+// be trusted through the environment, NODE_EXTRA_CA_CERTS=/path/to/cert.pem (read at start-up by
+// Node, and used by Node 20's undici-based WebSocket too).
+//
 // Scenarios (the principals are configured by tests/integration/test_auth.py):
 //   ticket          authid joe, ticket s3cret
 //   wrong-ticket    authid joe, a wrong ticket (the router must refuse it)
@@ -11,11 +16,16 @@
 //   cryptosign      authid alice, the Ed25519 key whose 32-byte seed is SEED (hex), signed with
 //                   autobahn.auth_cryptosign.sign_challenge
 //
+// A wss:// opening handshake Node refuses (an untrusted certificate, say) ends the scenario
+// unjoined with `websocket_error` set: Node 20's WebSocket (undici) fires only an error event then,
+// no close event (nodejs/undici#3546), so autobahn's Connection would never call onclose.
+//
 // Opens one JSON-serialized session with these credentials. Once joined, it calls
 // wamp.session.count (a probe of the role's permissions) and leaves. Prints one JSON line on
-// stdout: {scenario, joined, challenges, details, probe, close}; `close` holds Connection.onclose's
-// reason and the session's close reason and message (the ABORT's, when refused). Judging the
-// outcome is left to the test.
+// stdout: {scenario, url, joined, challenges, details, probe, close, websocket_error}; `close` holds
+// Connection.onclose's reason and the session's close reason and message (the ABORT's, when
+// refused; all null when autobahn reported no close), `websocket_error` the message of a WebSocket
+// error before the connection opened (else null). Judging the outcome is left to the test.
 //
 // Exit codes: 0 the scenario ran to its end (joined or refused); 1 the script failed; 2 the 10 s
 // overall timeout expired or the script could not run; 64 bad usage.
@@ -29,10 +39,10 @@ const OVERALL_TIMEOUT_MS = 10000;
 const SCENARIOS = ['ticket', 'wrong-ticket', 'wampcra', 'wampcra-salted', 'cryptosign'];
 
 const argv = process.argv.slice(2);
-if (argv.length < 3 || argv.length > 4 || !SCENARIOS.includes(argv[2]) ||
+if (argv.length < 3 || argv.length > 4 || !/^wss?:\/\//.test(argv[0]) || !SCENARIOS.includes(argv[2]) ||
     (argv[2] === 'cryptosign' && !/^[0-9a-fA-F]{64}$/.test(argv[3] || ''))) {
-  process.stderr.write('usage: node auth.js URL REALM SCENARIO [SEED] (SCENARIO: ' + SCENARIOS.join(' | ') +
-    '; cryptosign needs SEED, 32 bytes in hex)\n');
+  process.stderr.write('usage: node auth.js URL REALM SCENARIO [SEED] (URL: ws:// or wss://; SCENARIO: ' +
+    SCENARIOS.join(' | ') + '; cryptosign needs SEED, 32 bytes in hex)\n');
   process.exit(64);
 }
 const [url, realm, scenario, seedHex] = argv;
@@ -80,6 +90,24 @@ function credentials(autobahn) {
   }
 }
 
+// Replace the global WebSocket (autobahn looks it up for each connection) by one that calls
+// onFailure(message) when a connection fails before it opened.
+function watchOpeningFailures(onFailure) {
+  const Native = globalThis.WebSocket;
+  globalThis.WebSocket = class WatchedWebSocket extends Native {
+    constructor(...args) {
+      super(...args);
+      let opened = false;
+      this.addEventListener('open', () => { opened = true; });
+      this.addEventListener('error', (event) => {
+        if (!opened) {
+          onFailure(String(event.message || event.error || 'error event'));
+        }
+      });
+    }
+  };
+}
+
 // Resolves with the outcome of a call: {result} or {error}.
 function outcome(promise) {
   return Promise.resolve(promise).then(
@@ -118,11 +146,22 @@ async function run(autobahn) {
     resolveOpened(null);
     return true; // never auto-reconnect
   };
+  let websocketError = null;
+  watchOpeningFailures((message) => {
+    websocketError = message;
+    // a WebSocket that fires close after the error lets autobahn report it first
+    setTimeout(() => {
+      resolveClosed({ reason: null, session_reason: null, message: null });
+      resolveOpened(null);
+    }, 500);
+  });
 
   progress.stage = 'opening the session';
   connection.open();
   const joined = await opened;
-  const results = { scenario, autobahn: autobahn.version, node: process.version, joined: joined !== null, challenges };
+  const results = {
+    scenario, url, autobahn: autobahn.version, node: process.version, joined: joined !== null, challenges,
+  };
   if (joined !== null) {
     const d = joined.details || {};
     results.details = {
@@ -135,5 +174,6 @@ async function run(autobahn) {
   }
   progress.stage = 'waiting for the connection to close';
   results.close = await closed;
+  results.websocket_error = websocketError;
   return results;
 }
