@@ -145,3 +145,31 @@ def connect(router: RunningRouter, transport: str = "websocket", serializer: str
     yield with_timeout(endpoint.connect(factory))
     yield with_timeout(session.joined)
     return session
+
+
+class EventCounter:
+    """
+    An event handler recording each event's first argument (its number), with waiters that fire once
+    a count is reached.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self._waiters: list[tuple[int, defer.Deferred[None]]] = []
+
+    def __call__(self, n: Any, *args: Any, **kwargs: Any) -> None:
+        self.events.append(n)
+        for target, d in list(self._waiters):
+            if len(self.events) >= target:
+                self._waiters.remove((target, d))
+                d.callback(None)
+
+    def reached(self, target: int) -> "defer.Deferred[None]":
+        """
+        Fires (bounded by :data:`TIMEOUT`) once ``target`` events have arrived.
+        """
+        if len(self.events) >= target:
+            return defer.succeed(None)
+        d: defer.Deferred[None] = defer.Deferred()
+        self._waiters.append((target, d))
+        return with_timeout(d)

@@ -23,7 +23,7 @@ from twisted.internet import defer, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, UNIXClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
 
-from tests.support import connect, sleep, with_timeout
+from tests.support import EventCounter, connect, sleep, with_timeout
 
 # WAMP message type codes
 HELLO, WELCOME, ABORT, GOODBYE, ERROR = 1, 2, 3, 6, 8
@@ -893,28 +893,6 @@ def _all_scenarios(router):
     yield "ws-oversize", lambda: websocket_oversize_is_refused(router)
 
 
-class EventCounter:
-    """
-    Records event payloads and fires waiters once a count is reached.
-    """
-
-    def __init__(self):
-        self.events = []
-        self._waiters = []
-
-    def __call__(self, n):
-        self.events.append(n)
-        for target, d in list(self._waiters):
-            if len(self.events) >= target:
-                self._waiters.remove((target, d))
-                d.callback(None)
-
-    def reached(self, target):
-        if len(self.events) >= target:
-            return defer.succeed(None)
-        d = defer.Deferred()
-        self._waiters.append((target, d))
-        return with_timeout(d)
 
 
 @pytest.mark.parametrize("transport", ("websocket", "rawsocket-tcp", "rawsocket-unix"))

@@ -35,7 +35,7 @@ from router.transport.options import WebSocketOptions
 from router.transport.rawsocket import rawsocket_factory
 from router.transport.universal import UniversalFactory
 from router.transport.websocket import websocket_factory
-from tests.support import RunningRouter, connect, sleep, with_timeout
+from tests.support import EventCounter, RunningRouter, connect, sleep, with_timeout
 
 HELLO, WELCOME, ABORT, GOODBYE = 1, 2, 3, 6
 PUBLISH, SUBSCRIBE, SUBSCRIBED, EVENT = 16, 32, 33, 36
@@ -537,28 +537,6 @@ def test_compressed_message_cannot_inflate_past_the_limit(serve):
 # -- slow consumers --------------------------------------------------------------------------------------------------
 
 
-class Counter:
-    """
-    Records the numbers of the events it gets and fires waiters when a count is reached.
-    """
-
-    def __init__(self):
-        self.events = []
-        self._waiters = []
-
-    def __call__(self, n, payload):
-        self.events.append(n)
-        for target, d in list(self._waiters):
-            if len(self.events) >= target:
-                self._waiters.remove((target, d))
-                d.callback(None)
-
-    def reached(self, target):
-        if len(self.events) >= target:
-            return defer.succeed(None)
-        d = defer.Deferred()
-        self._waiters.append((target, d))
-        return with_timeout(d)
 
 
 @pytest.mark.parametrize("transport", ("rawsocket-tcp", "websocket"))
@@ -580,7 +558,7 @@ def test_subscriber_that_stops_reading_is_closed_and_others_get_everything(serve
     slow_protocol = running.handler_of(slow_id).transport
     # a fast subscriber and the publisher: Autobahn clients over the same transport
     fast = yield connect(running.running(), transport)
-    counter = Counter()
+    counter = EventCounter()
     yield fast.subscribe(counter, topic)
     publisher = yield connect(running.running(), transport)
 

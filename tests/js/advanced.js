@@ -111,13 +111,7 @@ function outcome(promise) {
 }
 
 function makeSerializer(autobahn) {
-  if (serializerName === 'msgpack') {
-    if (typeof autobahn.serializer.MsgpackSerializer !== 'function') {
-      throw new Error('autobahn.serializer.MsgpackSerializer is not available');
-    }
-    return new autobahn.serializer.MsgpackSerializer();
-  }
-  return new autobahn.serializer.JSONSerializer();
+  return harness.serializer(autobahn, serializerName);
 }
 
 // -- AutobahnJS sessions ---------------------------------------------------------------------------------------------

@@ -100,4 +100,15 @@ function canonical(value) {
   return value === undefined ? null : value;
 }
 
-module.exports = { progress, start, describe, equal, canonical };
+// The AutobahnJS serializer named on the command line ('json' or 'msgpack').
+function serializer(autobahn, name) {
+  if (name === 'msgpack') {
+    if (typeof autobahn.serializer.MsgpackSerializer !== 'function') {
+      throw new Error('autobahn.serializer.MsgpackSerializer is not available');
+    }
+    return new autobahn.serializer.MsgpackSerializer();
+  }
+  return new autobahn.serializer.JSONSerializer();
+}
+
+module.exports = { progress, start, describe, equal, canonical, serializer };

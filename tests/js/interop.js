@@ -34,13 +34,7 @@ harness.start({ name: 'interop', timeoutMs: OVERALL_TIMEOUT_MS, run });
 
 
 function makeSerializer(autobahn) {
-  if (serializerName === 'msgpack') {
-    if (typeof autobahn.serializer.MsgpackSerializer !== 'function') {
-      throw new Error('autobahn.serializer.MsgpackSerializer is not available');
-    }
-    return new autobahn.serializer.MsgpackSerializer();
-  }
-  return new autobahn.serializer.JSONSerializer();
+  return harness.serializer(autobahn, serializerName);
 }
 
 // Opens a connection and resolves with {connection, session, details, closed} once joined;
