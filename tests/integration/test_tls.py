@@ -8,7 +8,6 @@ import os
 import socket
 import ssl
 import stat
-import sys
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -45,7 +44,7 @@ from tests.integration.test_autobahn_js import (
     node_executable,
     result_line,
 )
-from tests.integration.test_process import WAMPD, RouterProcess, child_env, run_command
+from tests.integration.test_process import WAMPD, RouterProcess, run_command, spawn  # noqa: F401 - spawn is a fixture
 from tests.support import SERIALIZER_NAMES, TIMEOUT, TLS_HOSTNAME, RunningRouter, connect, sleep, with_timeout
 
 #: a RawSocket handshake (JSON, largest messages): a universal port answers it with 4 octets
@@ -497,25 +496,6 @@ def test_failed_reload_keeps_the_current_certificate(tls_router):
     assert client.details.realm == "realm1"
 
 
-@pytest.fixture
-def wampd_process(tmp_path):
-    """
-    Start ``wampd`` processes (arguments after the Python interpreter) in ``tmp_path``; killed at the end.
-    """
-    started: list[RouterProcess] = []
-
-    def start(args: list[str]) -> RouterProcess:
-        proc = RouterProcess(args)
-        reactor.spawnProcess(proc, sys.executable, [sys.executable, *args], env=child_env(), path=str(tmp_path))
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.running:
-            proc.signal("KILL")
-            pytest_twisted.blockon(proc.ended())
-
 
 @defer.inlineCallbacks
 def wait_for_output(proc: RouterProcess, text: str, seconds: float = TIMEOUT) -> Any:
@@ -530,7 +510,7 @@ def wait_for_output(proc: RouterProcess, text: str, seconds: float = TIMEOUT) ->
 
 
 @pytest_twisted.inlineCallbacks
-def test_sighup_reloads_the_certificate_of_a_wampd_process(tmp_path, wampd_process):
+def test_sighup_reloads_the_certificate_of_a_wampd_process(tmp_path, spawn):  # noqa: F811 - fixture
     """On SIGHUP a wampd process serves a renewed certificate to new connections; open sessions keep working."""
     certs = tmp_path / "certs"
     code, output = run_command(WAMPD + ["cert", "--out", str(certs), "--host", TLS_HOSTNAME], tmp_path)
@@ -541,7 +521,7 @@ def test_sighup_reloads_the_certificate_of_a_wampd_process(tmp_path, wampd_proce
         "listeners": [{"endpoint": "tcp:0:interface=127.0.0.1",
                        "tls": {"cert": str(certs / "cert.pem"), "key": str(certs / "key.pem")}}],
     }))
-    proc = wampd_process(WAMPD + ["--config", str(config)])
+    proc = spawn(WAMPD + ["--config", str(config)])
     port = yield proc.ready()
     before = yield probe(port, RawClient(trust=str(certs / "cert.pem")))
     old = RunningRouter(None, port, "", (certs / "cert.pem").read_bytes())
